@@ -1,0 +1,92 @@
+"""FastAPI dependencies: who is calling, and may they do this (deny by default)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from governance.auth.oidc import verifier_for
+from governance.auth.principal import AuthStrength, Principal, principal_for_user
+from governance.auth.tokens import TOKEN_PREFIX, authenticate_token
+from governance.config import get_settings
+from governance.core.clock import utcnow
+from governance.core.db import request_session
+from governance.core.errors import Forbidden, NotAuthenticated
+from governance.identity.provisioning import user_from_claims
+
+DbSession = Annotated[Session, Depends(request_session)]
+
+MFA_METHODS = {"otp", "totp", "hwk", "mfa", "swk", "sms"}
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise NotAuthenticated("send an 'Authorization: Bearer <token>' header")
+    if len(value) > 8192:
+        raise NotAuthenticated("the bearer token is too long")
+    return value.strip()
+
+
+def _strength(claims: dict[str, Any]) -> AuthStrength:
+    amr_raw = claims.get("amr") or []
+    amr = tuple(str(a) for a in amr_raw) if isinstance(amr_raw, list) else ()
+    acr = claims.get("acr")
+    acr_s = str(acr) if acr is not None else None
+    mfa = bool(set(a.lower() for a in amr) & MFA_METHODS) or acr_s in {"2", "mfa", "gold", "aal2", "aal3"}
+    return AuthStrength(mfa=mfa, acr=acr_s, amr=amr)
+
+
+def authenticate(request: Request, session: Session) -> Principal:
+    secret = _bearer(request)
+    settings = get_settings()
+    if secret.startswith(TOKEN_PREFIX):
+        token, user = authenticate_token(session, secret)
+        if user.status != "active":
+            raise Forbidden(f"the account {user.username!r} is {user.status}")
+        token.last_used_at = utcnow()
+        principal = principal_for_user(
+            session, user, "api-token", token_scopes=token.scopes, project_id=token.project_id, token_id=token.id
+        )
+    else:
+        if not settings.oidc_issuer:
+            raise NotAuthenticated("this service accepts API tokens only (no OIDC issuer is configured)")
+        verifier = verifier_for(
+            settings.oidc_issuer, settings.oidc_audience, settings.oidc_algorithms, settings.oidc_jwks_cache_seconds
+        )
+        claims = verifier.verify(secret)
+        user = user_from_claims(session, verifier.issuer, claims, provision=settings.oidc_provision_users)
+        principal = principal_for_user(session, user, "oidc", strength=_strength(claims))
+    request.state.principal = principal
+    return principal
+
+
+def current_principal(request: Request, session: DbSession) -> Principal:
+    cached = getattr(request.state, "principal", None)
+    if isinstance(cached, Principal):
+        return cached
+    return authenticate(request, session)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require(*scopes: str) -> Callable[..., Principal]:
+    """A dependency that passes only callers holding every named scope."""
+
+    def dependency(principal: CurrentPrincipal) -> Principal:
+        missing = [s for s in scopes if not principal.has(s)]
+        if missing:
+            raise Forbidden(
+                f"this operation needs the scope {', '.join(missing)}, which your roles do not grant",
+                required_scopes=list(scopes),
+            )
+        return principal
+
+    dependency.required_scopes = scopes  # type: ignore[attr-defined]
+    return dependency
+

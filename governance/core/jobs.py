@@ -1,0 +1,63 @@
+"""Background jobs are enqueued only after the transaction that asked for them commits."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+
+Dispatcher = Callable[[str, tuple[Any, ...]], None]
+
+
+@dataclass
+class _Registry:
+    dispatcher: Dispatcher | None = None
+    inline: dict[str, Callable[..., Any]] = field(default_factory=dict)
+
+
+_registry = _Registry()
+
+
+def register_inline(name: str, func: Callable[..., Any]) -> None:
+    """Tasks run in-process when no broker is configured (the embedded default)."""
+    _registry.inline[name] = func
+
+
+def set_dispatcher(dispatcher: Dispatcher | None) -> None:
+    _registry.dispatcher = dispatcher
+
+
+def enqueue(session: Session, task: str, *args: Any) -> None:
+    session.info.setdefault("pending_jobs", []).append((task, args))
+
+
+def _dispatch(task: str, args: tuple[Any, ...]) -> None:
+    if _registry.dispatcher is not None:
+        _registry.dispatcher(task, args)
+        return
+    func = _registry.inline.get(task)
+    if func is None:
+        log.error("no handler registered for job %s", task)
+        return
+    try:
+        func(*args)
+    except Exception:  # a failed inline job must not turn a committed request into an error
+        log.exception("inline job %s failed", task)
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    jobs = session.info.pop("pending_jobs", [])
+    for task, args in jobs:
+        _dispatch(task, args)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _after_rollback(session: Session, _previous: Any) -> None:
+    session.info.pop("pending_jobs", None)

@@ -1,0 +1,63 @@
+"""Safe Projects: projects, their approvals and memberships."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from governance.models.base import Base, CreatedMixin, IdMixin, TimestampsMixin
+
+PROJECT_STATES = ("draft", "submitted", "in_review", "approved", "returned", "rejected", "active", "suspended", "closed")
+
+
+class Project(IdMixin, TimestampsMixin, Base):
+    __tablename__ = "projects"
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    lay_summary: Mapped[str] = mapped_column(Text, default="")
+    purpose: Mapped[str] = mapped_column(Text, default="")
+    public_benefit: Mapped[str] = mapped_column(Text, default="")
+    ethics_ref: Mapped[str] = mapped_column(String(200), default="")
+    organisation_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organisations.id"), index=True)
+    lead_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    tier: Mapped[int]
+    starts_on: Mapped[date | None]
+    ends_on: Mapped[date | None]
+    status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    review_round: Mapped[int] = mapped_column(default=0)
+    __table_args__ = (
+        CheckConstraint("tier between 0 and 4", name="tier"),
+        Index("ix_projects_created_at_id", "created_at", "id"),
+    )
+
+
+class ProjectApproval(IdMixin, CreatedMixin, Base):
+    __tablename__ = "project_approvals"
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    steward_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    review_round: Mapped[int]
+    note: Mapped[str] = mapped_column(Text, default="")
+    __table_args__ = (UniqueConstraint("project_id", "steward_id", "review_round"),)
+
+
+class Membership(IdMixin, TimestampsMixin, Base):
+    __tablename__ = "memberships"
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16), default="researcher")
+    status: Mapped[str] = mapped_column(String(16), default="requested")
+    expires_at: Mapped[datetime | None]
+    removed_at: Mapped[datetime | None]
+    requested_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    decided_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+    __table_args__ = (
+        UniqueConstraint("project_id", "user_id"),
+        CheckConstraint("role in ('lead','researcher','viewer')", name="role"),
+        CheckConstraint("status in ('requested','approved','rejected')", name="status"),
+        Index("ix_memberships_project_id_created_at_id", "project_id", "created_at", "id"),
+    )
