@@ -32,6 +32,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 @lru_cache(maxsize=8)
 def engine_for(url: str) -> Engine:
+    _seen_urls.add(url)
     normalised = normalise_url(url)
     if normalised.startswith("sqlite"):
         path = make_url(normalised).database
@@ -87,3 +88,18 @@ def request_session() -> Iterator[Session]:
 def commit(session: Session) -> None:
     """The edge of a request: the one commit, after which queued jobs are sent."""
     session.commit()
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection (tests switch databases; a reconfigured process starts afresh)."""
+    for url in list(_cached_urls()):
+        engine_for(url).dispose()
+    engine_for.cache_clear()
+    _factory.cache_clear()
+
+
+def _cached_urls() -> list[str]:
+    return list(_seen_urls)
+
+
+_seen_urls: set[str] = set()

@@ -99,7 +99,7 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def integrity_error(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("integrity error: %s", type(exc).__name__)
+    log.warning("integrity error: %s", exc)
     return problem(request, 409, "duplicate", "Conflict", "the change conflicts with an existing record")
 
 

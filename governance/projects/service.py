@@ -52,6 +52,7 @@ def create_project(session: Session, principal: Principal, body: ProjectCreate) 
         **body.model_dump(exclude={"lead", "organisation"}),
     )
     session.add(project)
+    session.flush()  # no ORM relationships: parents are flushed before children
     session.add(
         Membership(
             id=uuid.uuid4(), project_id=project.id, user_id=lead_id, role="lead", status="approved",
