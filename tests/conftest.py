@@ -62,7 +62,7 @@ def postgres_server() -> Iterator[str]:
         return
     from tests.harness.postgres import PostgresServer
 
-    server = PostgresServer(database="postgres").start()
+    server = PostgresServer(database="governance_tests").start()
     try:
         yield server.url.rsplit("/", 1)[0]
     finally:
@@ -107,6 +107,28 @@ def db_url(template_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         yield url
     finally:
         engine_for(url).dispose()
+        dispose_engines()
+        get_settings.cache_clear()
+        if BACKEND == "postgres":
+            with _pg_admin(base) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A database with no schema at all, configured as the service's database."""
+    if BACKEND == "postgres":
+        base: str = request.getfixturevalue("postgres_server")
+        name = f"e_{os.getpid()}_{next(_counter)}"
+        with _pg_admin(base) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        url = f"{base}/{name}"
+    else:
+        url = f"sqlite:///{tmp_path / 'empty.db'}"
+    _configure(monkeypatch, url)
+    try:
+        yield url
+    finally:
         dispose_engines()
         get_settings.cache_clear()
         if BACKEND == "postgres":

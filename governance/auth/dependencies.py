@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -19,6 +20,7 @@ from governance.identity.provisioning import user_from_claims
 
 DbSession = Annotated[Session, Depends(request_session)]
 
+LAST_USED_RESOLUTION = timedelta(seconds=60)
 MFA_METHODS = {"otp", "totp", "hwk", "mfa", "swk", "sms"}
 
 
@@ -48,7 +50,10 @@ def authenticate(request: Request, session: Session) -> Principal:
         token, user = authenticate_token(session, secret)
         if user.status != "active":
             raise Forbidden(f"the account {user.username!r} is {user.status}")
-        token.last_used_at = utcnow()
+        now = utcnow()
+        if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+            token.last_used_at = now
+            session.commit()  # authentication is its own unit of work, before the request's
         principal = principal_for_user(
             session, user, "api-token", token_scopes=token.scopes, project_id=token.project_id, token_id=token.id
         )
@@ -60,6 +65,7 @@ def authenticate(request: Request, session: Session) -> Principal:
         )
         claims = verifier.verify(secret)
         user = user_from_claims(session, verifier.issuer, claims, provision=settings.oidc_provision_users)
+        session.commit()  # first-login provisioning and claim updates stand even if the request fails
         principal = principal_for_user(session, user, "oidc", strength=_strength(claims))
     request.state.principal = principal
     return principal
