@@ -38,6 +38,9 @@ class SchemaNotAtHead(RuntimeError):
 
 def create_app(settings: Settings | None = None, *, check_schema: bool = True) -> FastAPI:
     settings = settings or get_settings()
+    from governance.tasks import register
+
+    register()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     broker_url: str | None = None
     jobs_inline: bool = True
 
+    sweep_seconds: float = 30.0
+
     hub_api_url: str | None = None
     hub_api_token: str = ""
 

@@ -68,13 +68,13 @@ def seed_large(seed: int = 42) -> dict[str, int]:
             created = base + timedelta(seconds=p)
             yield (pid, f"project-{p + 1:05d}", f"Project {p + 1}", "A large-scale demo project.", "Research",
                    "Benefit", lead, lead, tiers[p], date(2026, 1, 1), date(2028, 12, 31),
-                   "active" if p % 10 else "submitted", 1, created, created)
+                   "active" if p % 10 else "submitted", 1, "", created, created)
 
     def datasets() -> Iterator[Row]:
         for d, did in enumerate(dataset_ids):
             created = base + timedelta(milliseconds=d)
             yield (did, f"dataset-{d + 1:05d}", f"Dataset {d + 1}", "", steward, d % 4,
-                   f"s3://tre-data/dataset-{d + 1:05d}/", "active", created, created)
+                   f"s3://tre-data/dataset-{d + 1:05d}/", "active", "", created, created)
 
     def memberships() -> Iterator[Row]:
         for p, pid in enumerate(project_ids):
@@ -88,7 +88,7 @@ def seed_large(seed: int = 42) -> dict[str, int]:
         for p, pid in enumerate(project_ids):
             for k in range(GRANTS_PER_PROJECT):
                 did = dataset_ids[(p * 5 + k * 2500) % DATASETS]
-                yield (_uuid(rng), pid, did, "", steward, now + timedelta(days=365), None,
+                yield (_uuid(rng), pid, did, "", steward, now + timedelta(days=365), None, "",
                        base + timedelta(seconds=p, microseconds=k))
 
     plan: list[tuple[Table, Sequence[str], Callable[[], Iterator[Row]], int]] = [
@@ -99,13 +99,13 @@ def seed_large(seed: int = 42) -> dict[str, int]:
         (Agreement.__table__, ("id", "user_id", "version", "signed_at", "expires_at", "created_at"), agreements, USERS),
         (Project.__table__, ("id", "slug", "title", "lay_summary", "purpose", "public_benefit", "lead_id",
                              "created_by_id", "tier", "starts_on", "ends_on", "status", "review_round",
-                             "created_at", "updated_at"), projects, PROJECTS),
+                             "ethics_ref", "created_at", "updated_at"), projects, PROJECTS),
         (Dataset.__table__, ("id", "slug", "title", "description", "custodian_id", "tier", "storage_uri", "status",
-                             "created_at", "updated_at"), datasets, DATASETS),
+                             "use_conditions", "created_at", "updated_at"), datasets, DATASETS),
         (Membership.__table__, ("id", "project_id", "user_id", "role", "status", "expires_at", "removed_at",
                                 "created_at", "updated_at"), memberships, PROJECTS * MEMBERS_PER_PROJECT),
         (Grant.__table__, ("id", "project_id", "dataset_id", "conditions", "granted_by_id", "expires_at",
-                           "revoked_at", "created_at"), grants, PROJECTS * GRANTS_PER_PROJECT),
+                           "revoked_at", "revoked_reason", "created_at"), grants, PROJECTS * GRANTS_PER_PROJECT),
     ]
     engine = get_engine()
     counts: dict[str, int] = {}

@@ -2,6 +2,7 @@
 
 from governance.models.audit import AuditEvent
 from governance.models.base import Base
+from governance.models.decisions import LaunchDecision
 from governance.models.datasets import AccessRequest, Dataset, Grant
 from governance.models.environments import EnvironmentProfile, ProfileProject
 from governance.models.identity import (
@@ -26,6 +27,7 @@ __all__ = [
     "Dataset",
     "EnvironmentProfile",
     "Grant",
+    "LaunchDecision",
     "Group",
     "GroupMember",
     "Membership",

@@ -1,0 +1,751 @@
+"""The Five Safes launch-decision engine: Cedar policies evaluated in-process with cedarpy.
+
+Request layout (one action per safe, all requests of a launch in one ``is_authorized_batch`` call):
+
+==================  =====================  ===================================================
+action              resource               notes
+==================  =====================  ===================================================
+launch:people       Project (or Unknown)   principal is the User, or ``Unknown::"user"``
+launch:projects     Project (or Unknown)
+launch:data         Dataset (or Unknown)   one request per requested dataset; none requested =
+                                           the data safe holds
+launch:settings     Profile (or Unknown)
+==================  =====================  ===================================================
+
+What all safes share (now, MFA, requested resources, client address, membership, the project and the
+profile) lives on one ``Launch`` entity that each request's context points to (``context.launch``), so
+Cedar reads it once per launch rather than once per request. Unknown things, and projects the user has no
+membership record for, arrive as ``Unknown`` entities or absent attributes.
+
+Policies are validated against the schema when loaded. Evaluation does not re-validate each request
+against the schema unless ``strict=True`` (it costs about half the evaluation time); the request builder
+is tested in strict mode, and anything malformed fails closed either way (an error denies).
+
+A safe holds only when every one of its requests is an ``Allow`` without evaluation errors; a ``Deny``
+lists the ``@reason`` of every forbid that applied, and ``NoDecision`` or any evaluation error denies with
+``ERROR_REASON`` (Cedar skips a forbid whose evaluation fails, so an allow with errors is not trusted).
+A ``@reason`` may contain ``{placeholders}`` filled from the situation; ``KNOWN_PLACEHOLDERS`` lists them
+and an unknown one is refused at load time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import cedarpy
+
+from governance.decisions.situation import (
+    SAFES,
+    UNKNOWN_TEXT,
+    AccreditationFact,
+    AgreementFact,
+    AuthContext,
+    DatasetFact,
+    GrantFact,
+    LaunchSituation,
+    MembershipFact,
+    ProfileFact,
+    ProjectFact,
+    RequestedResources,
+    UserFact,
+    as_utc,
+    dataset_facts,
+    parse_client_ip,
+    parse_networks,
+    project_is_visible,
+    select_accreditation,
+    select_agreement,
+    situation_facts,
+)
+
+ACTIONS: dict[str, str] = {safe: f"launch:{safe}" for safe in SAFES}
+KNOWN_PLACEHOLDERS: frozenset[str] = frozenset(
+    {
+        "user", "user_status", "accreditation_kind", "accreditation_awarded_on", "accreditation_expires_on",
+        "agreement_version", "agreement_signed_on", "agreement_expires_on", "mfa_tier",
+        "project", "project_status", "project_tier", "project_starts_on", "project_ends_on",
+        "membership_status", "membership_expires_on", "membership_removed_on",
+        "dataset", "dataset_status", "dataset_tier", "grant_expires_on", "grant_revoked_on",
+        "profile", "profile_max_tier", "profile_cpu", "profile_memory_gb", "profile_gpu",
+        "client_ip", "requested_cpu", "requested_memory_gb", "requested_gpu",
+    }
+)  # fmt: skip
+ERROR_REASON = (
+    "the {safe} policy could not be evaluated ({detail}) — access is denied until an administrator fixes it"
+)
+DEFAULT_DENY_REASON = "no policy permits this ({safe}); access is denied by default"
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_FAILED_POLICY = re.compile(r"policy `([^`]+)`")
+_PARSER_POLICY = re.compile(r"for policy `policy\d+`,\s*")
+_ENTITY_DUMP = re.compile(r"failed to parse entities from:\n.*\]: ", re.DOTALL)
+_MILLI = 1000  # cpu in millicores
+_MIB_PER_GB = 1024  # memory in MiB
+_LONG_LIMIT = 2**63 - 1
+
+
+class PolicyLoadError(Exception):
+    """A policy directory that cannot be used; the message names the file and line."""
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyInfo:
+    id: str
+    effect: str  # "permit" | "forbid"
+    safe: str | None
+    reason: str | None
+    file: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class SafeVerdict:
+    allowed: bool
+    reasons: list[str]
+    policies: list[str] = field(default_factory=list)  # @id of every forbid that applied
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"allowed": self.allowed, "reasons": list(self.reasons), "policies": list(self.policies)}
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    allowed: bool
+    safes: dict[str, SafeVerdict]  # keys exactly SAFES
+    policy_version: str = ""
+    errors: list[str] = field(default_factory=list)  # raw evaluation errors, for logs and the audit record
+
+    @property
+    def reasons(self) -> list[str]:
+        return [reason for safe in SAFES for reason in self.safes[safe].reasons]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "allowed": self.allowed,
+            "safes": {safe: self.safes[safe].to_dict() for safe in SAFES},
+            "policy_version": self.policy_version,
+            "errors": list(self.errors),
+        }
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _read_policy_files(directory: Path) -> tuple[Path, list[Path]]:
+    if not directory.is_dir():
+        raise PolicyLoadError(f"{directory}: not a directory of policies")
+    schemas = sorted(directory.glob("*.cedarschema"))
+    policies = sorted(directory.glob("*.cedar"))
+    if len(schemas) != 1:
+        found = ", ".join(p.name for p in schemas) or "none"
+        raise PolicyLoadError(f"{directory}: expected exactly one .cedarschema file, found {found}")
+    if not policies:
+        raise PolicyLoadError(f"{directory}: no .cedar policy files")
+    return schemas[0], policies
+
+
+def directory_version(directory: Path) -> str:
+    """sha256 over the schema and policy files (name and text), in file-name order."""
+    schema, policies = _read_policy_files(Path(directory))
+    return _version({p.name: p.read_text(encoding="utf-8") for p in [schema, *policies]})
+
+
+def _version(texts: Mapping[str, str]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(texts):
+        digest.update(name.encode() + b"\0" + texts[name].encode() + b"\0")
+    return digest.hexdigest()
+
+
+def policy_start_lines(text: str) -> list[int]:
+    """1-based line where each policy in ``text`` starts (Cedar has only ``//`` comments)."""
+    starts: list[int] = []
+    line, in_string, in_comment, escaped, in_policy = 1, False, False, False, False
+    for char in text:
+        if char == "\n":
+            line += 1
+            in_comment = False
+            continue
+        if in_comment:
+            continue
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+            continue
+        if char == "/" and not in_string:
+            # a lone "/" is not valid Cedar outside strings, so treat any "/" as a comment start
+            in_comment = True
+            continue
+        if char.isspace():
+            continue
+        if not in_policy:
+            starts.append(line)
+            in_policy = True
+        if char == '"':
+            in_string = True
+        elif char == ";":
+            in_policy = False
+    return starts
+
+
+def _locate_by_prefix(text: str, parse: Callable[[str], object], message: str, first: int = 1) -> int | None:
+    """The first line at which parsing a growing prefix fails with the same message as the whole text."""
+    if "end of input" in message:
+        return None
+    lines = text.split("\n")
+    for count in range(1, len(lines) + 1):
+        try:
+            parse("\n".join(lines[:count]))
+        except ValueError as exc:
+            if str(exc) == message:
+                return first + count - 1
+    return None
+
+
+def _policy_parse_error(name: str, text: str, message: str) -> PolicyLoadError:
+    starts = policy_start_lines(text)
+    lines = text.split("\n")
+    line = starts[-1] if starts else 1
+    for index, start in enumerate(starts):
+        end = starts[index + 1] - 1 if index + 1 < len(starts) else len(lines)
+        chunk = "\n".join(lines[start - 1 : end])
+        try:
+            cedarpy.policies_to_json_str(chunk)
+        except ValueError as exc:
+            chunk_message = str(exc)
+            line = _locate_by_prefix(chunk, cedarpy.policies_to_json_str, chunk_message, start) or start
+            message = chunk_message
+            break
+    return PolicyLoadError(f"{name}:{line}: syntax error: {message}")
+
+
+def _load_schema(path: Path, text: str) -> Any:
+    try:
+        return cedarpy.Schema.from_str(text)
+    except ValueError as exc:
+        message = str(exc)
+        line = _locate_by_prefix(text, cedarpy.Schema.from_str, message) or len(text.rstrip().split("\n"))
+        raise PolicyLoadError(f"{path.name}:{line}: invalid schema: {message}") from None
+
+
+def _policy_info(name: str, line: int, number: int, policy: dict[str, Any]) -> PolicyInfo:
+    annotations: dict[str, str] = policy.get("annotations") or {}
+    effect = str(policy["effect"])
+    policy_id = annotations.get("id") or f"{name}#{number}"
+    where = f"{name}:{line}: policy `{policy_id}`"
+    safe = annotations.get("safe")
+    reason = annotations.get("reason")
+    if effect == "forbid":
+        if "id" not in annotations:
+            raise PolicyLoadError(f'{name}:{line}: forbid policy needs an @id("...") annotation')
+        if safe not in SAFES:
+            raise PolicyLoadError(f"{where}: @safe must be one of {', '.join(SAFES)} (got {safe!r})")
+        if not reason:
+            raise PolicyLoadError(f'{where}: forbid policy needs a non-empty @reason("...")')
+        unknown = sorted(set(_PLACEHOLDER.findall(reason)) - KNOWN_PLACEHOLDERS)
+        if unknown:
+            raise PolicyLoadError(f"{where}: unknown placeholder(s) in @reason: {', '.join(unknown)}")
+        action = policy.get("action", {})
+        expected = {"type": "Action", "id": ACTIONS[safe]}
+        scoped = (action.get("op") == "==" and action.get("entity") == expected) or (
+            action.get("op") == "in" and action.get("entities") == [expected]
+        )
+        if not scoped:
+            raise PolicyLoadError(
+                f'{where}: a forbid with @safe("{safe}") must apply to action == Action::"{ACTIONS[safe]}"'
+            )
+    return PolicyInfo(policy_id, effect, safe, reason, name, line)
+
+
+def _load_policy_file(path: Path, text: str, schema: Any) -> list[tuple[PolicyInfo, dict[str, Any]]]:
+    try:
+        document = json.loads(cedarpy.policies_to_json_str(text))
+    except ValueError as exc:
+        raise _policy_parse_error(path.name, text, str(exc)) from None
+    starts = policy_start_lines(text)
+    static: dict[str, dict[str, Any]] = document.get("staticPolicies") or {}
+    ordered = sorted(static.items(), key=lambda item: int(item[0].removeprefix("policy")))
+
+    def line_of(parser_id: str) -> int:
+        number = int(parser_id.removeprefix("policy")) if parser_id.startswith("policy") else -1
+        return starts[number] if 0 <= number < len(starts) and len(starts) == len(ordered) else 1
+
+    if document.get("templates"):
+        first = sorted(document["templates"])[0]
+        raise PolicyLoadError(
+            f"{path.name}:{line_of(first)}: templates (?principal/?resource) are not supported"
+        )
+    result = cedarpy.validate_policies(text, schema)
+    if not result.validation_passed:
+        problems = []
+        for error in result.errors:
+            annotated = result.id_annotations_by_policy_id.get(error.policy_id)
+            label = f" policy `{annotated}`" if annotated else ""
+            detail = _PARSER_POLICY.sub("", error.error)
+            problems.append(f"{path.name}:{line_of(error.policy_id)}:{label} {detail}")
+        raise PolicyLoadError("policy validation failed:\n" + "\n".join(problems))
+    return [
+        (_policy_info(path.name, line_of(pid), number, policy), policy)
+        for number, (pid, policy) in enumerate(ordered)
+    ]
+
+
+# --------------------------------------------------------------------------- Cedar values
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _when(moment: datetime) -> int:
+    """Milliseconds since the epoch (see the schema header for why times are Longs)."""
+    return (as_utc(moment) - _EPOCH) // timedelta(milliseconds=1)
+
+
+def _day(day: date) -> int:
+    return _when(datetime(day.year, day.month, day.day, tzinfo=UTC))
+
+
+def _scaled(value: float, factor: int) -> int:
+    """A float amount as a whole number of smaller units; not-a-number becomes -1 (an invalid amount)."""
+    if math.isnan(value):
+        return -1
+    if math.isinf(value):
+        return _LONG_LIMIT if value > 0 else -_LONG_LIMIT
+    return _long(round(value * factor))
+
+
+def _long(value: int) -> int:
+    return max(-_LONG_LIMIT, min(_LONG_LIMIT, int(value)))
+
+
+def _ip(text: str) -> dict[str, Any]:
+    return {"__extn": {"fn": "ip", "arg": text}}
+
+
+def _uid(kind: str, uid: str) -> dict[str, str]:
+    return {"type": kind, "id": uid}
+
+
+# --------------------------------------------------------------------------- situation -> Cedar
+
+
+@dataclass(slots=True)
+class _Prepared:
+    requests: list[dict[str, Any]]
+    safes: list[str]  # safe of each request
+    dataset_keys: list[str | None]  # requested dataset string of each launch:data request
+    entities: str
+
+
+def _accreditation_record(item: AccreditationFact) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "kind": item.kind,
+        "verified": item.verified,
+        "awardedAt": _when(item.awarded_at),
+    }
+    if item.expires_at is not None:
+        record["expiresAt"] = _when(item.expires_at)
+    return record
+
+
+def _agreement_record(item: AgreementFact) -> dict[str, Any]:
+    record: dict[str, Any] = {"version": item.version, "signedAt": _when(item.signed_at)}
+    if item.expires_at is not None:
+        record["expiresAt"] = _when(item.expires_at)
+    return record
+
+
+def _grant_record(grant: GrantFact) -> dict[str, Any]:
+    record: dict[str, Any] = {"conditions": grant.conditions}
+    if grant.expires_at is not None:
+        record["expiresAt"] = _when(grant.expires_at)
+    if grant.revoked_at is not None:
+        record["revokedAt"] = _when(grant.revoked_at)
+    return record
+
+
+def _user_entity(user: UserFact, kind: str, now: datetime) -> dict[str, Any]:
+    attrs: dict[str, Any] = {"username": user.username, "status": user.status}
+    accreditation = select_accreditation(user, kind, now)
+    if accreditation is not None:
+        attrs["accreditation"] = _accreditation_record(accreditation)
+    agreement = select_agreement(user, now)
+    if agreement is not None:
+        attrs["agreement"] = _agreement_record(agreement)
+    return {"uid": _uid("User", user.id), "attrs": attrs, "parents": []}
+
+
+_LAUNCH_UID = {"type": "Launch", "id": "launch"}
+_LAUNCH_CONTEXT = json.dumps({"launch": {"__entity": _LAUNCH_UID}}, separators=(",", ":"))
+
+
+def _launch_attrs(situation: LaunchSituation, now: datetime) -> dict[str, Any]:
+    auth = situation.auth
+    auth_record: dict[str, Any] = {"mfa": auth.mfa, "amr": list(auth.amr)}
+    if auth.acr is not None:
+        auth_record["acr"] = auth.acr
+    wanted = situation.requested
+    requested: dict[str, Any] = {}
+    if wanted.cpu is not None:
+        requested["cpuMillis"] = _scaled(wanted.cpu, _MILLI)
+    if wanted.memory_gb is not None:
+        requested["memoryMib"] = _scaled(wanted.memory_gb, _MIB_PER_GB)
+    if wanted.gpu is not None:
+        requested["gpu"] = _long(wanted.gpu)
+    return {
+        "now": _when(now),
+        "today": _day(now.date()),
+        "requiredAccreditationKind": situation.required_accreditation_kind,
+        "mfaTier": _long(situation.mfa_tier),
+        "auth": auth_record,
+        "requested": requested,
+    }
+
+
+def _add_project(situation: LaunchSituation, launch: dict[str, Any], entities: list[dict[str, Any]]) -> Any:
+    project, membership = situation.project, situation.membership
+    if project is None or membership is None:  # unknown, or not visible to this user
+        return _uid("Unknown", "project")
+    uid = _uid("Project", project.id)
+    attrs: dict[str, Any] = {"slug": project.slug, "status": project.status, "tier": _long(project.tier)}
+    if project.starts_on is not None:
+        attrs["startsOn"] = _day(project.starts_on)
+    if project.ends_on is not None:
+        attrs["endsOn"] = _day(project.ends_on)
+    entities.append({"uid": uid, "attrs": attrs, "parents": []})
+    launch["project"] = {"__entity": uid}
+    member: dict[str, Any] = {"role": membership.role, "status": membership.status}
+    if membership.expires_at is not None:
+        member["expiresAt"] = _when(membership.expires_at)
+    if membership.removed_at is not None:
+        member["removedAt"] = _when(membership.removed_at)
+    launch["membership"] = member
+    return uid
+
+
+def _add_profile(situation: LaunchSituation, launch: dict[str, Any], entities: list[dict[str, Any]]) -> Any:
+    client_ip = parse_client_ip(situation.client_ip)
+    if client_ip is not None:
+        launch["clientIp"] = _ip(str(client_ip))
+    profile: ProfileFact | None = situation.profile
+    if profile is None:
+        return _uid("Unknown", "profile")
+    uid = _uid("Profile", profile.id)
+    networks = parse_networks(profile.allowed_networks)
+    matched = next((n for n in networks if client_ip is not None and client_ip in n), None)
+    if matched is not None:
+        launch["matchedNetwork"] = _ip(str(matched))
+    attrs = {
+        "slug": profile.slug,
+        "maxTier": _long(profile.max_tier),
+        "egress": profile.egress,
+        "mfaRequired": profile.mfa_required,
+        # a profile cannot be available for a project the user may not see
+        "allowedForProject": profile.allowed_for_project and project_is_visible(situation),
+        "cpuMillis": _scaled(profile.cpu, _MILLI),
+        "memoryMib": _scaled(profile.memory_gb, _MIB_PER_GB),
+        "gpu": _long(profile.gpu),
+        "restrictsNetworks": bool(profile.allowed_networks),
+        "allowedNetworks": [_ip(str(n)) for n in networks],
+    }
+    entities.append({"uid": uid, "attrs": attrs, "parents": []})
+    launch["profile"] = {"__entity": uid}
+    return uid
+
+
+def _request(principal: Any, safe: str, resource: Any, context: str) -> dict[str, Any]:
+    return {
+        "principal": principal,
+        "action": _uid("Action", ACTIONS[safe]),
+        "resource": resource,
+        "context": context,
+    }
+
+
+def _prepare(situation: LaunchSituation) -> _Prepared:
+    now = as_utc(situation.now)
+    entities: list[dict[str, Any]] = []
+    user = situation.user
+    principal = _uid("Unknown", "user") if user is None else _uid("User", user.id)
+    if user is not None:
+        entities.append(_user_entity(user, situation.required_accreditation_kind, now))
+    launch = _launch_attrs(situation, now)
+    project_uid = _add_project(situation, launch, entities)
+    profile_uid = _add_profile(situation, launch, entities)
+    entities.append({"uid": _LAUNCH_UID, "attrs": launch, "parents": []})
+    prepared = _Prepared(
+        requests=[
+            _request(principal, "people", project_uid, _LAUNCH_CONTEXT),
+            _request(principal, "projects", project_uid, _LAUNCH_CONTEXT),
+            _request(principal, "settings", profile_uid, _LAUNCH_CONTEXT),
+        ],
+        safes=["people", "projects", "settings"],
+        dataset_keys=[None, None, None],
+        entities="",
+    )
+    visible = project_is_visible(situation)
+    seen: set[str] = set()
+    for key in dict.fromkeys(situation.requested_datasets):
+        dataset = situation.datasets.get(key)
+        context = _LAUNCH_CONTEXT
+        if dataset is None:
+            resource = _uid("Unknown", f"dataset:{key}")
+        else:
+            resource = _uid("Dataset", dataset.id)
+            if dataset.id not in seen:
+                seen.add(dataset.id)
+                attrs = {"slug": dataset.slug, "tier": _long(dataset.tier), "status": dataset.status}
+                entities.append({"uid": resource, "attrs": attrs, "parents": []})
+            grant = situation.grants.get(dataset.id) if visible else None
+            if grant is not None:
+                context = _LAUNCH_CONTEXT[:-1] + ',"grant":' + json.dumps(_grant_record(grant)) + "}"
+        prepared.requests.append(_request(principal, "data", resource, context))
+        prepared.safes.append("data")
+        prepared.dataset_keys.append(key)
+    prepared.entities = json.dumps(entities, separators=(",", ":"))
+    return prepared
+
+
+# --------------------------------------------------------------------------- reasons
+
+
+def render_reason(template: str, facts: Mapping[str, str]) -> str:
+    return _PLACEHOLDER.sub(lambda match: facts.get(match.group(1), UNKNOWN_TEXT), template)
+
+
+def _short_error(message: str) -> str:
+    """Cedar repeats the whole entity document in some errors; keep only what went wrong."""
+    return _ENTITY_DUMP.sub("failed to parse entities: ", message)
+
+
+def _canary_situations() -> list[LaunchSituation]:
+    """Situations that use every attribute the request builder can produce (and every kind of unknown)."""
+    now = datetime(2025, 1, 1, 12, tzinfo=UTC)
+    user = UserFact(
+        "u", "canary", "active",
+        (AccreditationFact("safe-researcher", now, now, verified=True),),
+        (AgreementFact("1", now, now),),
+    )  # fmt: skip
+    project = ProjectFact("p", "canary", "active", 1, now.date(), now.date())
+    dataset = DatasetFact("d", "canary", 1, "active", "file:///canary", "canary")
+    profile = ProfileFact("f", "canary", "image", 1.0, 1.0, 0, 1, "none", ("10.0.0.0/8",), True, 1.0, True)
+    known = LaunchSituation(
+        now, user, project, MembershipFact("lead", "approved", now, now), ("d", "x"), {"d": dataset},
+        {"d": GrantFact("d", now, now, "")}, profile, "10.1.2.3", AuthContext(True, "gold", ("otp",)),
+        RequestedResources(1.0, 1.0, 0),
+    )  # fmt: skip
+    unknown = LaunchSituation(
+        now, None, None, None, ("x",), {}, {}, None, None, AuthContext(), RequestedResources()
+    )  # fmt: skip
+    return [known, unknown]
+
+
+def _check_requests_fit_schema(policy_set: Any, schema: Any, directory: Path) -> None:
+    for situation in _canary_situations():
+        prepared = _prepare(situation)
+        try:
+            results = cedarpy.is_authorized_batch(prepared.requests, policy_set, prepared.entities, schema)
+        except Exception as exc:
+            raise PolicyLoadError(
+                f"{directory}: the schema does not fit the launch requests: {exc}"
+            ) from None
+        for result in results:
+            for error in result.diagnostics.errors:
+                if "while evaluating policy" not in error:
+                    detail = _short_error(error)
+                    raise PolicyLoadError(
+                        f"{directory}: the schema does not fit the launch requests: {detail}"
+                    )
+
+
+# --------------------------------------------------------------------------- engine
+
+
+class PolicyEngine:
+    """Parsed, validated policies; ``evaluate`` is pure and thread-safe."""
+
+    def __init__(self, directory: Path, policy_set: Any, schema: Any, policies: dict[str, PolicyInfo],
+                 version: str, warnings: list[str], strict: bool = False) -> None:  # fmt: skip
+        self.directory = directory
+        self.policies = policies
+        self.version = version
+        self.warnings = warnings
+        self._policy_set = policy_set
+        self._schema = schema
+        self.strict = strict
+
+    @classmethod
+    def from_directory(cls, path: Path | str, *, strict: bool = False) -> PolicyEngine:
+        """Parse and validate a policy directory once; raises PolicyLoadError naming file and line."""
+        directory = Path(path)
+        schema_path, policy_paths = _read_policy_files(directory)
+        try:
+            texts = {p.name: p.read_text(encoding="utf-8") for p in [schema_path, *policy_paths]}
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PolicyLoadError(f"{directory}: cannot read the policy files: {exc}") from None
+        schema = _load_schema(schema_path, texts[schema_path.name])
+        infos: dict[str, PolicyInfo] = {}
+        static: dict[str, dict[str, Any]] = {}
+        for policy_path in policy_paths:
+            for info, policy in _load_policy_file(policy_path, texts[policy_path.name], schema):
+                if info.id in infos:
+                    other = infos[info.id]
+                    where = f"{info.file}:{info.line}"
+                    raise PolicyLoadError(
+                        f"{where}: policy id `{info.id}` is already used at {other.file}:{other.line}"
+                    )
+                infos[info.id] = info
+                static[info.id] = policy
+        document = {"staticPolicies": static, "templates": {}, "templateLinks": []}
+        policy_set = cedarpy.PolicySet.from_json_str(json.dumps(document))
+        _check_requests_fit_schema(policy_set, schema, directory)
+        warnings = [
+            f'no permit policy applies to action "{action}": every {safe} check will be denied'
+            for safe, action in ACTIONS.items()
+            if not any(_permits(static[i], action) for i, info in infos.items() if info.effect == "permit")
+        ]
+        return cls(directory, policy_set, schema, infos, _version(texts), warnings, strict)
+
+    def reload(self, path: Path | str | None = None) -> PolicyEngine:
+        """A freshly loaded engine (this one is left untouched); raises PolicyLoadError."""
+        return PolicyEngine.from_directory(self.directory if path is None else path, strict=self.strict)
+
+    def evaluate(self, situation: LaunchSituation) -> Verdict:
+        prepared = _prepare(situation)
+        try:
+            results = cedarpy.is_authorized_batch(prepared.requests, self._policy_set, prepared.entities,
+                                                  self._schema if self.strict else None)  # fmt: skip
+        except Exception as exc:  # any failure of the evaluator itself denies everything
+            detail = f"{type(exc).__name__}: {exc}"
+            safes = {
+                s: SafeVerdict(False, [ERROR_REASON.format(safe=s, detail="evaluator failure")])
+                for s in SAFES
+            }
+            return Verdict(False, safes, self.version, [detail])
+        allowed = dict.fromkeys(SAFES, True)
+        reasons: dict[str, list[str]] = {safe: [] for safe in SAFES}
+        fired: dict[str, list[str]] = {safe: [] for safe in SAFES}
+        errors: list[str] = []
+        facts: dict[str, str] | None = None
+        for safe, key, result in zip(prepared.safes, prepared.dataset_keys, results, strict=True):
+            diagnostics = result.diagnostics
+            request_errors: list[str] = list(diagnostics.errors)
+            decision = result.decision
+            if decision == cedarpy.Decision.Allow and not request_errors:
+                continue
+            allowed[safe] = False
+            before = len(reasons[safe])
+            if decision == cedarpy.Decision.Deny:
+                for policy_id in sorted(diagnostics.reasons, key=self._policy_order):
+                    info = self.policies.get(policy_id)
+                    if info is None or info.effect != "forbid" or info.reason is None:
+                        continue
+                    if facts is None:
+                        facts = situation_facts(situation)
+                    values = facts if key is None else {**facts, **self._dataset_facts(situation, key)}
+                    reasons[safe].append(render_reason(info.reason, values))
+                    fired[safe].append(policy_id)
+            if request_errors:
+                errors.extend(_short_error(e) for e in request_errors)
+                failed = sorted({m for e in request_errors for m in _FAILED_POLICY.findall(e)})
+                detail = f"error in policy {', '.join(failed)}" if failed else "evaluation error"
+                reasons[safe].append(ERROR_REASON.format(safe=safe, detail=detail))
+            elif len(reasons[safe]) == before:
+                reasons[safe].append(DEFAULT_DENY_REASON.format(safe=safe))
+        safes = {
+            safe: SafeVerdict(
+                allowed[safe], list(dict.fromkeys(reasons[safe])), list(dict.fromkeys(fired[safe]))
+            )
+            for safe in SAFES
+        }
+        return Verdict(all(allowed.values()), safes, self.version, errors)
+
+    def _policy_order(self, policy_id: str) -> tuple[str, int]:
+        info = self.policies.get(policy_id)
+        return ("", 0) if info is None else (info.file, info.line)
+
+    @staticmethod
+    def _dataset_facts(situation: LaunchSituation, key: str) -> dict[str, str]:
+        dataset = situation.datasets.get(key)
+        visible = project_is_visible(situation)
+        grant = situation.grants.get(dataset.id) if dataset is not None and visible else None
+        return dataset_facts(key, dataset, grant)
+
+
+def _permits(policy: dict[str, Any], action: str) -> bool:
+    constraint = policy.get("action", {})
+    target = {"type": "Action", "id": action}
+    op = constraint.get("op")
+    if op == "All":
+        return True
+    if op == "==":
+        return bool(constraint.get("entity") == target)
+    if op == "in":
+        return target in constraint.get("entities", [constraint.get("entity")])
+    return False
+
+
+class PolicyStore:
+    """Holds the last good engine of a directory; ``reload`` never replaces it with a broken set."""
+
+    def __init__(self, path: Path | str, *, strict: bool = False) -> None:
+        self.path = Path(path)
+        self.strict = strict
+        self._lock = threading.Lock()
+        self._current = PolicyEngine.from_directory(self.path, strict=strict)
+        self.last_error: PolicyLoadError | None = None
+
+    @property
+    def current(self) -> PolicyEngine:
+        return self._current
+
+    def reload(self) -> PolicyEngine:
+        """Load the directory again; on PolicyLoadError keep the current engine and re-raise."""
+        with self._lock:
+            try:
+                engine = PolicyEngine.from_directory(self.path, strict=self.strict)
+            except PolicyLoadError as exc:
+                self.last_error = exc
+                raise
+            self._current = engine
+            self.last_error = None
+            return engine
+
+    def reload_if_changed(self) -> bool:
+        """Reload only when the files' version differs from the current one; True when it swapped."""
+        try:
+            version = directory_version(self.path)
+        except (PolicyLoadError, OSError) as exc:
+            self.last_error = exc if isinstance(exc, PolicyLoadError) else PolicyLoadError(str(exc))
+            raise self.last_error from None
+        if version == self._current.version:
+            return False
+        self.reload()
+        return True
+
+
+def check_policies(path: Path | str) -> str:
+    """Load and validate a policy directory; a one-paragraph summary, or PolicyLoadError."""
+    engine = PolicyEngine.from_directory(path)
+    forbids = [p for p in engine.policies.values() if p.effect == "forbid"]
+    per_safe = ", ".join(f"{safe} {sum(1 for p in forbids if p.safe == safe)}" for safe in SAFES)
+    files = sorted({p.file for p in engine.policies.values()})
+    lines = [
+        f"policies OK: {len(engine.policies)} policies in {len(files)} file(s) ({', '.join(files)})",
+        f"forbid policies per safe: {per_safe}; permit policies: {len(engine.policies) - len(forbids)}",
+        f"version {engine.version}",
+    ]
+    lines.extend(f"warning: {w}" for w in engine.warnings)
+    return "\n".join(lines)

@@ -1,0 +1,216 @@
+"""Group and role-binding routes (thin: parse, authorise, call the service, commit)."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Depends, Query, status
+from sqlalchemy.orm import Session
+
+from governance.auth.dependencies import DbSession, require
+from governance.auth.principal import Principal
+from governance.core.db import commit
+from governance.core.pagination import Page
+from governance.core.responses import COMMON, READ, WRITE
+from governance.core.schemas import LIST_LIMIT, Username
+from governance.identity import groups, repository, role_bindings
+from governance.identity.schemas import (
+    GroupCreate,
+    GroupMemberCreate,
+    GroupMemberOut,
+    GroupName,
+    GroupOut,
+    GroupUpdate,
+    RoleBindingCreate,
+    RoleBindingOut,
+    RoleName,
+)
+from governance.models.identity import Group, GroupMember, RoleBinding, User
+
+groups_router = APIRouter(prefix="/api/v1/groups", tags=["groups"])
+role_bindings_router = APIRouter(prefix="/api/v1/role-bindings", tags=["role bindings"])
+
+
+def _member_out(session: Session, row: GroupMember) -> GroupMemberOut:
+    out = GroupMemberOut.model_validate(row)
+    user = session.get(User, row.user_id)
+    out.username = user.username if user else ""
+    return out
+
+
+def _binding_out(session: Session, row: RoleBinding) -> RoleBindingOut:
+    out = RoleBindingOut.model_validate(row)
+    if row.user_id is not None:
+        user = session.get(User, row.user_id)
+        out.username = user.username if user else None
+    if row.group_id is not None:
+        group = session.get(Group, row.group_id)
+        out.group_name = group.name if group else None
+    return out
+
+
+@groups_router.get("", summary="List groups", response_model=Page[GroupOut], responses=COMMON)
+def list_groups(
+    session: DbSession,
+    _principal: Principal = Depends(require("read:groups")),
+    q: str | None = Query(None, max_length=100, description="Text in the group name"),
+    limit: LIST_LIMIT = 50,
+    cursor: str | None = Query(None, max_length=200),
+) -> Page[GroupOut]:
+    rows, next_cursor = repository.list_groups(session, q=q, limit=limit, cursor=cursor)
+    return Page(items=[GroupOut.model_validate(g) for g in rows], next_cursor=next_cursor)
+
+
+@groups_router.post(
+    "",
+    summary="Create a group",
+    status_code=status.HTTP_201_CREATED,
+    response_model=GroupOut,
+    responses=WRITE,
+)
+def create_group(
+    body: GroupCreate, session: DbSession, principal: Principal = Depends(require("write:groups"))
+) -> GroupOut:
+    group = groups.create_group(session, principal, body)
+    commit(session)
+    return GroupOut.model_validate(group)
+
+
+@groups_router.get(
+    "/{group_ref}", summary="Read a group by id or name", response_model=GroupOut, responses=READ
+)
+def get_group(
+    group_ref: str, session: DbSession, _principal: Principal = Depends(require("read:groups"))
+) -> GroupOut:
+    return GroupOut.model_validate(repository.get_group(session, group_ref))
+
+
+@groups_router.patch(
+    "/{group_ref}", summary="Rename or describe a group", response_model=GroupOut, responses=WRITE
+)
+def update_group(
+    group_ref: str,
+    body: GroupUpdate,
+    session: DbSession,
+    principal: Principal = Depends(require("write:groups")),
+) -> GroupOut:
+    group = repository.get_group(session, group_ref)
+    groups.update_group(session, principal, group, body)
+    commit(session)
+    return GroupOut.model_validate(group)
+
+
+@groups_router.get(
+    "/{group_ref}/members",
+    summary="List a group's members",
+    response_model=Page[GroupMemberOut],
+    responses=READ,
+)
+def list_group_members(
+    group_ref: str,
+    session: DbSession,
+    _principal: Principal = Depends(require("read:groups")),
+    limit: LIST_LIMIT = 50,
+    cursor: str | None = Query(None, max_length=200),
+) -> Page[GroupMemberOut]:
+    group = repository.get_group(session, group_ref)
+    rows, next_cursor = repository.list_group_members(session, group, limit=limit, cursor=cursor)
+    return Page(items=[_member_out(session, r) for r in rows], next_cursor=next_cursor)
+
+
+@groups_router.post(
+    "/{group_ref}/members",
+    summary="Add a user to a group (never yourself to a group that carries roles)",
+    status_code=status.HTTP_201_CREATED,
+    response_model=GroupMemberOut,
+    responses=WRITE,
+)
+def add_group_member(
+    group_ref: str,
+    body: GroupMemberCreate,
+    session: DbSession,
+    principal: Principal = Depends(require("write:groups")),
+) -> GroupMemberOut:
+    group = repository.get_group(session, group_ref)
+    row, _user = groups.add_member(session, principal, group, body.username)
+    commit(session)
+    return _member_out(session, row)
+
+
+@groups_router.delete(
+    "/{group_ref}/members/{user_id}",
+    summary="Remove a user from a group (their servers are re-checked)",
+    response_model=GroupMemberOut,
+    responses=WRITE,
+)
+def remove_group_member(
+    group_ref: str,
+    user_id: uuid.UUID,
+    session: DbSession,
+    principal: Principal = Depends(require("write:groups")),
+) -> GroupMemberOut:
+    group = repository.get_group(session, group_ref)
+    row = groups.remove_member(session, principal, group, user_id)
+    out = _member_out(session, row)
+    commit(session)
+    return out
+
+
+@role_bindings_router.get(
+    "", summary="List role bindings", response_model=Page[RoleBindingOut], responses=COMMON
+)
+def list_role_bindings(
+    session: DbSession,
+    _principal: Principal = Depends(require("read:role-bindings")),
+    role: RoleName | None = Query(None),
+    user: Username | None = Query(None, description="Username"),
+    group: GroupName | None = Query(None, description="Group name or id"),
+    limit: LIST_LIMIT = 50,
+    cursor: str | None = Query(None, max_length=200),
+) -> Page[RoleBindingOut]:
+    rows, next_cursor = repository.list_role_bindings(
+        session, role=role, username=user, group_ref=group, limit=limit, cursor=cursor
+    )
+    return Page(items=[_binding_out(session, r) for r in rows], next_cursor=next_cursor)
+
+
+@role_bindings_router.post(
+    "",
+    summary="Grant a platform role to a user or a group (never to yourself)",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RoleBindingOut,
+    responses=WRITE,
+)
+def create_role_binding(
+    body: RoleBindingCreate,
+    session: DbSession,
+    principal: Principal = Depends(require("write:role-bindings")),
+) -> RoleBindingOut:
+    row = role_bindings.create_role_binding(session, principal, body)
+    commit(session)
+    return _binding_out(session, row)
+
+
+@role_bindings_router.get(
+    "/{binding_id}", summary="Read a role binding", response_model=RoleBindingOut, responses=READ
+)
+def get_role_binding(
+    binding_id: uuid.UUID, session: DbSession, _principal: Principal = Depends(require("read:role-bindings"))
+) -> RoleBindingOut:
+    return _binding_out(session, repository.get_role_binding(session, binding_id))
+
+
+@role_bindings_router.delete(
+    "/{binding_id}",
+    summary="Remove a role binding (the user's servers are re-checked)",
+    response_model=RoleBindingOut,
+    responses=WRITE,
+)
+def delete_role_binding(
+    binding_id: uuid.UUID, session: DbSession, principal: Principal = Depends(require("write:role-bindings"))
+) -> RoleBindingOut:
+    row = repository.get_role_binding(session, binding_id)
+    out = _binding_out(session, row)
+    role_bindings.delete_role_binding(session, principal, row)
+    commit(session)
+    return out

@@ -1,0 +1,201 @@
+"""Statistical disclosure checks on tables (after ACRO): small cells, zeros, rounding, dominance,
+extreme values and residual degrees of freedom. Every rule is evaluated column-wise with Arrow compute;
+only the reported findings (capped) are turned into Python objects."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from governance.outputs.checks.base import CheckContext, CheckResult, FindingCollector, Status
+from governance.outputs.checks.columns import DOF_NAMES, EXTREME_TOKENS, Column, classify, name_tokens
+from governance.outputs.checks.detect import detect
+from governance.outputs.checks.dominance import check_dominance
+from governance.outputs.checks.tables import NamedTable, TableError, load_tables, load_tables_from
+
+
+class TabularCheck:
+    name = "tabular"
+    version = "1"
+
+    def run(self, path: Path, ctx: CheckContext) -> CheckResult:
+        profile = ctx.profile
+        found = FindingCollector(profile.max_findings)
+        parameters: dict[str, Any] = profile.thresholds()
+        if path.stat().st_size == 0 or not detect(path, ctx).is_table:
+            parameters["applicable"] = False
+            return found.result(self.name, self.version, parameters)
+        parameters["applicable"] = True
+        try:
+            tables = load_tables(path, ctx)
+        except TableError as exc:
+            found.add(exc.code if exc.code != "not_a_table" else "malformed_file", exc.message)
+            return found.result(self.name, self.version, parameters)
+        described = []
+        for named in tables:
+            described.append(self._check_table(named, ctx, found))
+        parameters["tables"] = described
+        if ctx.contributions_column:
+            parameters["contributions_column"] = ctx.contributions_column
+            self._dominance(path, tables, ctx, found, parameters)
+        return found.result(self.name, self.version, parameters)
+
+    def _check_table(self, named: NamedTable, ctx: CheckContext, found: FindingCollector) -> dict[str, Any]:
+        profile = ctx.profile
+        table = named.table
+        columns = classify(table)
+        labels = [c for c in columns if c.role == "label"]
+        row_label = _row_labeller(table, labels[0] if labels else None)
+        sheet = named.sheet
+        counts = [c for c in columns if c.role == "count" and c.name != ctx.contributions_column]
+        threshold = profile.safe_threshold
+        base = profile.rounding.base
+        dof = profile.safe_dof_threshold
+        for column in counts:
+            assert column.numbers is not None
+            values = column.numbers
+            self._cells(
+                found,
+                "threshold",
+                pc.and_(pc.greater(values, 0), pc.less(values, threshold)),
+                column,
+                values,
+                row_label,
+                sheet,
+                lambda value: f"is {value}, below the safe threshold of {threshold}",
+            )
+            if profile.zeros_are_disclosive:
+                self._cells(
+                    found,
+                    "zero",
+                    pc.equal(values, 0),
+                    column,
+                    values,
+                    row_label,
+                    sheet,
+                    lambda value: (
+                        "is zero; zeros are disclosive at this tier (they reveal that "
+                        "nobody in the group has the attribute)"
+                    ),
+                )
+            if profile.rounding.require_rounding:
+                self._cells(
+                    found,
+                    "unrounded",
+                    pc.not_equal(pc.modulo(values, base), 0),
+                    column,
+                    values,
+                    row_label,
+                    sheet,
+                    lambda value: f"is {value}, not rounded to a multiple of {base}",
+                )
+        for column in columns:
+            tokens = set(name_tokens(column.name))
+            if tokens & EXTREME_TOKENS:
+                found.add(
+                    "extreme_values",
+                    f"Column '{column.name}'{_in_sheet(sheet)} looks like a minimum or "
+                    "maximum, which can reveal a single person's value; check it is not disclosive.",
+                    {"column": column.name, **({"sheet": sheet} if sheet else {})},
+                    status="review",
+                )
+            if column.numbers is not None and "_".join(name_tokens(column.name)) in DOF_NAMES:
+                self._cells(
+                    found,
+                    "low_dof",
+                    pc.less(column.numbers, dof),
+                    column,
+                    column.numbers,
+                    row_label,
+                    sheet,
+                    lambda value: f"is {value} residual degrees of freedom, fewer than the minimum of {dof}",
+                )
+        return {
+            "sheet": sheet,
+            "rows": table.num_rows,
+            "columns": table.num_columns,
+            "count_columns": [c.name for c in counts],
+            "label_columns": [c.name for c in labels],
+            "measure_columns": [c.name for c in columns if c.role == "measure"],
+            "suppressed_cells": sum(c.suppressed for c in columns),
+        }
+
+    @staticmethod
+    def _cells(
+        found: FindingCollector,
+        code: str,
+        mask: pa.Array,
+        column: Column,
+        values: pa.Array,
+        row_label: Callable[[int], str],
+        sheet: str | None,
+        explain: Callable[[Any], str],
+        status: Status = "fail",
+    ) -> None:
+        mask = pc.fill_null(mask, False)
+        total = int(pc.sum(mask).as_py() or 0)
+        if not total:
+            return
+        found.add_counted(code, total, status=status)
+        room = found.room
+        if not room:
+            return
+        rows = pc.indices_nonzero(mask).slice(0, room)
+        picked = pc.take(values, rows).to_pylist()
+        for row, value in zip(rows.to_pylist(), picked, strict=True):
+            location: dict[str, Any] = {"row": row, "column": column.name}
+            if sheet:
+                location["sheet"] = sheet
+            found.add_detail(
+                code,
+                f"Column '{column.name}', data row {row + 1}{row_label(row)}"
+                f"{_in_sheet(sheet)} {explain(value)}.",
+                location,
+            )
+
+    def _dominance(
+        self,
+        path: Path,
+        tables: list[NamedTable],
+        ctx: CheckContext,
+        found: FindingCollector,
+        parameters: dict[str, Any],
+    ) -> None:
+        column = ctx.contributions_column
+        assert column is not None
+        source = tables
+        if ctx.contributions_path is not None:
+            try:
+                source = load_tables_from(ctx.contributions_path, ctx.profile)
+            except TableError as exc:
+                found.add("dominance_not_checked", f"The contributions file could not be read: {exc.message}")
+                return
+        holders = [named for named in source if column in named.table.column_names]
+        if not holders:
+            found.add(
+                "dominance_not_checked",
+                f"The contributions column '{column}' is not in the "
+                "contributions data, so the dominance rules could not be applied.",
+            )
+            return
+        try:
+            parameters["dominance_cells"] = sum(
+                check_dominance(named.table, column, ctx.profile, found) for named in holders
+            )
+        except ValueError as exc:
+            found.add("dominance_not_checked", f"The dominance rules could not be applied: {exc}.")
+
+
+def _row_labeller(table: pa.Table, label: Column | None) -> Callable[[int], str]:
+    if label is None:
+        return lambda row: ""
+    values = table.column(label.index)
+    return lambda row: f" ({label.name} = {values[row].as_py()})"
+
+
+def _in_sheet(sheet: str | None) -> str:
+    return f" of sheet '{sheet}'" if sheet else ""

@@ -1,0 +1,1 @@
+from tests.identity.api_support import rechecks as rechecks
