@@ -85,16 +85,23 @@ def bench_tabular(workdir: Path, repeat: int) -> None:
     started = time.perf_counter()
     make_csv(path)
     size_mb = path.stat().st_size / 1e6
-    print(f"generated {path.name}: {ROWS:,} rows x 10 columns, {size_mb:.1f} MB in "
-          f"{time.perf_counter() - started:.1f} s")
+    print(
+        f"generated {path.name}: {ROWS:,} rows x 10 columns, {size_mb:.1f} MB in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
     profile = bench_profile()
     floor = timed(lambda: pacsv.read_csv(path), repeat)
     tabular = timed(lambda: run_checks(path, profile, [TabularCheck()]), repeat)
     size_tab = timed(lambda: run_checks(path, profile, [SizeCheck(), TabularCheck()]), repeat)
-    with_ids = timed(lambda: run_checks(path, profile, [SizeCheck(), TabularCheck(), IdentifiersCheck()]), repeat)
+    with_ids = timed(
+        lambda: run_checks(path, profile, [SizeCheck(), TabularCheck(), IdentifiersCheck()]), repeat
+    )
     everything = timed(lambda: run_all(path, CheckContext(file_name=path.name, profile=profile)), repeat)
     print(f"pyarrow.csv.read_csv (floor)          p50 {floor:6.3f} s")
-    print(f"tabular check                         p50 {tabular:6.3f} s  ratio {tabular / floor:4.2f}x (goal <= 3x)")
+    print(
+        f"tabular check                         p50 {tabular:6.3f} s  "
+        f"ratio {tabular / floor:4.2f}x (goal <= 3x)"
+    )
     print(f"size + tabular                        p50 {size_tab:6.3f} s  ratio {size_tab / floor:4.2f}x")
     print(f"size + tabular + identifiers          p50 {with_ids:6.3f} s  ratio {with_ids / floor:4.2f}x")
     print(f"run_all (all default checks, no clamd) p50 {everything:6.3f} s  ratio {everything / floor:4.2f}x")
@@ -122,7 +129,10 @@ def bench_store(workdir: Path, repeat: int, megabytes: int) -> None:
         store.delete(file_id)
     mb = total / 1e6
     write, read = statistics.median(write_samples), statistics.median(read_samples)
-    print(f"encrypt+store {megabytes} MiB (incl. fsync) p50 {write:6.2f} s  {mb / write:7.1f} MB/s (goal >= 100)")
+    print(
+        f"encrypt+store {megabytes} MiB (incl. fsync) p50 {write:6.2f} s  "
+        f"{mb / write:7.1f} MB/s (goal >= 100)"
+    )
     print(f"decrypt+verify {megabytes} MiB              p50 {read:6.2f} s  {mb / read:7.1f} MB/s")
 
 
@@ -131,7 +141,9 @@ def peak_rss_mb() -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--store-mb", type=int, default=1024)
     parser.add_argument("--skip-tabular", action="store_true")

@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     settings = settings or get_settings()
     from governance.tasks import register
 
-    register()
+    register(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

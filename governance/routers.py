@@ -6,11 +6,11 @@ from fastapi import APIRouter
 
 from governance.datasets.access_endpoints import access_requests_router, grants_router
 from governance.datasets.endpoints import router as datasets
+from governance.decisions.endpoints import router as decisions
 from governance.environments.endpoints import router as environment_profiles
 from governance.identity.credential_endpoints import router as credentials
 from governance.identity.endpoints import organisations_router, users_router
 from governance.identity.group_endpoints import groups_router, role_bindings_router
-from governance.decisions.endpoints import router as decisions
 from governance.projects.endpoints import router as projects
 
 ROUTERS: list[APIRouter] = [decisions, projects]

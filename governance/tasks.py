@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from governance.config import Settings
 from governance.core import jobs
 from governance.enforcement.triggers import RECHECK_TASK
 
@@ -27,14 +28,13 @@ TASKS: dict[str, Callable[..., Any]] = {
 }
 
 
-def register(extra: dict[str, Callable[..., Any]] | None = None) -> None:
+def register(settings: Settings | None = None) -> None:
     """Make every task runnable in-process, and route to Celery when a broker is configured."""
     from governance.config import get_settings
 
-    TASKS.update(extra or {})
     for name, func in TASKS.items():
         jobs.register_inline(name, func)
-    settings = get_settings()
+    settings = settings or get_settings()
     if settings.broker_url and not settings.jobs_inline:
         from governance.worker import celery_app
 

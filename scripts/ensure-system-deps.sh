@@ -35,7 +35,8 @@ command -v xmlsec1 >/dev/null || missing+=(xmlsec1)
 [ -x /usr/sbin/clamd ] || missing+=(clamav-daemon)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v unzip >/dev/null || missing+=(unzip)
-command -v npm >/dev/null || missing+=(nodejs npm)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 command -v mvn >/dev/null || missing+=(maven)
 have_jdk || missing+=(openjdk-17-jdk-headless)
 
@@ -58,13 +59,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
     ${SUDO} apt-get -o DPkg::Lock::Timeout=600 update -qq
     ${SUDO} apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
         "${missing[@]}" >/dev/null
-    # If a service manager started them anyway, stop them (best effort).
-    for svc in clamav-daemon clamav-freshclam postgresql redis-server; do
-        if command -v systemctl >/dev/null && systemctl is-active --quiet "${svc}" 2>/dev/null; then
-            ${SUDO} systemctl stop "${svc}" || true
-            ${SUDO} systemctl disable "${svc}" >/dev/null 2>&1 || true
-        fi
-    done
+    # Under systemd: stop anything that started anyway, and keep ClamAV's units (which would run
+    # freshclam) from starting at boot. Best effort.
+    if [ -d /run/systemd/system ]; then
+        for svc in clamav-daemon clamav-freshclam postgresql redis-server; do
+            if systemctl is-active --quiet "${svc}" 2>/dev/null; then
+                ${SUDO} systemctl stop "${svc}" || true
+            fi
+        done
+        ${SUDO} systemctl disable clamav-daemon clamav-freshclam >/dev/null 2>&1 || true
+    fi
     cleanup_policy
     trap - EXIT
     say "Debian packages installed"
@@ -73,10 +77,18 @@ else
 fi
 
 if [ ! -x "${CHP}" ]; then
-    say "installing configurable-http-proxy into .cache/npm"
+    # configurable-http-proxy 5.x needs Node >= 20; Debian 12 ships Node 18, which 4.x supports.
+    chp_spec="configurable-http-proxy"
+    if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+        chp_spec="configurable-http-proxy@^4"
+    fi
+    say "installing ${chp_spec} into .cache/npm"
     mkdir -p "${CACHE}/npm"
-    npm install --prefix "${CACHE}/npm" --no-save --no-package-lock --no-audit --no-fund \
-        --loglevel=error configurable-http-proxy >/dev/null
+    if ! out="$(npm install --prefix "${CACHE}/npm" --no-save --no-package-lock --no-audit --no-fund \
+        --loglevel=error "${chp_spec}" 2>&1)"; then
+        printf '%s\n' "${out}" >&2
+        exit 1
+    fi
     # npm's hidden lockfile records download addresses; the tree works without it.
     rm -f "${CACHE}/npm/node_modules/.package-lock.json"
     [ -x "${CHP}" ] || { say "configurable-http-proxy did not install"; exit 1; }
@@ -87,9 +99,12 @@ fi
 if [ ! -x "${KC_DIR}/bin/kc.sh" ]; then
     say "fetching Keycloak ${KEYCLOAK_VERSION} (Maven artifact org.keycloak:keycloak-quarkus-dist)"
     mkdir -p "${CACHE}/keycloak"
-    mvn -q -B -Dstyle.color=never org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy \
+    if ! out="$(mvn -q -B -Dstyle.color=never org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy \
         "-Dartifact=org.keycloak:keycloak-quarkus-dist:${KEYCLOAK_VERSION}:zip" \
-        "-DoutputDirectory=${CACHE}/keycloak" >/dev/null
+        "-DoutputDirectory=${CACHE}/keycloak" 2>&1)"; then
+        printf '%s\n' "${out}" >&2
+        exit 1
+    fi
     zip="${CACHE}/keycloak/keycloak-quarkus-dist-${KEYCLOAK_VERSION}.zip"
     rm -rf "${KC_DIR}"
     unzip -q "${zip}" -d "${CACHE}/keycloak"

@@ -82,12 +82,6 @@ def _optional_text(value: object) -> str:
     return _uuid_text(value)
 
 
-def _integer(value: object) -> int:
-    if type(value) is not int:
-        raise TypeError(f"expected an integer, got {type(value).__name__}")
-    return value
-
-
 def format_timestamp(value: datetime) -> str:
     """RFC 3339 UTC with microseconds, the only timestamp form the chain uses."""
     if value.tzinfo is not UTC:
@@ -107,22 +101,38 @@ def _timestamp(value: object) -> str:
 
 
 def encode_values(chain_index: object, content: tuple[Any, ...]) -> bytes:
-    """canonical_bytes from ``content_values(event)``: the verifiers' fast path."""
+    """canonical_bytes from ``content_values(event)``: the verifiers' hot path.
+
+    The common types are handled inline (str fields, UTC datetimes); the helpers handle the rest
+    and raise for what the format cannot hold.
+    """
     (seq, id_, at, actor_id, actor_name, action, obj_type, obj_id, project_id, outcome, request_id, source,
      summary) = content  # fmt: skip
+    if type(chain_index) is not int or type(seq) is not int:
+        raise TypeError("chain_index and seq must be integers")
     if type(summary) is not dict:
         raise TypeError(f"summary must be a JSON object, got {type(summary).__name__}")
     try:
         summary_text = _encode_summary(summary) if summary else "{}"
     except RecursionError:
         raise ValueError("summary is nested too deeply (or refers to itself)") from None
+    if type(at) is datetime and at.tzinfo is UTC:
+        text = at.isoformat()  # the fastest formatter; it drops ".000000" and ends in "+00:00"
+        when = f'"{text[:26]}Z"' if len(text) == 32 else f'"{text[:19]}.000000Z"'
+    else:
+        when = _timestamp(at)
+    esc, opt = _esc, _optional_text
     return (
-        f'{{"chain_index":{_integer(chain_index)},"seq":{_integer(seq)},'
-        f'"id":{_esc(id_) if isinstance(id_, str) else _uuid_text(id_)},"occurred_at":{_timestamp(at)},'
-        f'"actor_id":{_optional_text(actor_id)},"actor_username":{_optional_text(actor_name)},'
-        f'"action":{_esc(action)},"object_type":{_esc(obj_type)},"object_id":{_optional_text(obj_id)},'
-        f'"project_id":{_optional_text(project_id)},"outcome":{_esc(outcome)},'
-        f'"request_id":{_optional_text(request_id)},"source":{_esc(source)},"summary":{summary_text}}}'
+        f'{{"chain_index":{chain_index},"seq":{seq},'
+        f'"id":{esc(id_) if type(id_) is str else _uuid_text(id_)},"occurred_at":{when},'
+        f'"actor_id":{esc(actor_id) if type(actor_id) is str else opt(actor_id)},'
+        f'"actor_username":{esc(actor_name) if type(actor_name) is str else opt(actor_name)},'
+        f'"action":{esc(action)},"object_type":{esc(obj_type)},'
+        f'"object_id":{esc(obj_id) if type(obj_id) is str else opt(obj_id)},'
+        f'"project_id":{esc(project_id) if type(project_id) is str else opt(project_id)},'
+        f'"outcome":{esc(outcome)},'
+        f'"request_id":{esc(request_id) if type(request_id) is str else opt(request_id)},'
+        f'"source":{esc(source)},"summary":{summary_text}}}'
     ).encode("ascii")
 
 

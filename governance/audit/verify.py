@@ -65,6 +65,7 @@ class ChainWalk:
     end: int | None = None
     prev_hex: str | None = None
     prev_raw: bytes = b""
+    before_prev: str | None = None  # prev_hash of the last verified event
     expected: int = 1
     checked: int = 0
     last_cp: int | None = None
@@ -167,15 +168,28 @@ class ChainWalk:
     def malformed(self, detail: str) -> bool:
         return self.fail(self.expected, f"event {self.expected} is malformed: {detail}")
 
-    def wrong_place(self, got: object, prev_hash: object, remaining: Iterator[object]) -> bool:
+    def wrong_place(
+        self,
+        got: object,
+        prev_hash: object,
+        stored_hash: object,
+        canonical: bytes | None,
+        remaining: Iterator[object],
+    ) -> bool:
         """An event whose chain_index is not the expected one; ``remaining`` yields the later indices."""
         e = self.expected
-        if prev_hash == self.prev_hex or type(got) is not int:
+        if type(got) is not int or prev_hash == self.prev_hex:
             return self.fail(e, f"event {e} was modified (its chain_index reads {got!r})")
+        if got == e - 1:
+            if stored_hash == self.prev_hex:
+                return self.fail(e, f"event {got} appears twice (a duplicated event)")
+            if prev_hash == self.before_prev and _self_consistent(prev_hash, canonical, stored_hash):
+                # Two valid-looking versions of the same event: the first one seen was slipped in before it.
+                return self.fail(
+                    got, f"event {got} appears twice in two versions (one was inserted or forged)"
+                )
         if got < e:
-            if got == e - 1:
-                return self.fail(got, f"event {got} appears twice (a duplicated or inserted event)")
-            return self.fail(e, f"events out of order at {e}: event {got} appears again")
+            return self.fail(e, f"events out of order at {e}: found event {got} again")
         for later in remaining:
             if later == e:
                 return self.fail(e, f"events out of order at {e}: event {got} comes before it")
@@ -246,6 +260,13 @@ class ChainWalk:
         )
 
 
+def _self_consistent(prev_hash: object, canonical: bytes | None, stored_hash: object) -> bool:
+    if canonical is None or not is_hash(prev_hash):
+        return False
+    assert isinstance(prev_hash, str)
+    return hashlib.sha256(bytes.fromhex(prev_hash) + canonical).hexdigest() == stored_hash
+
+
 def _later_indices(events: Iterator[Mapping[str, Any]]) -> Iterator[object]:
     for event in events:
         yield event.get("chain_index") if isinstance(event, Mapping) else None
@@ -285,8 +306,15 @@ def verify_chain(
     return walk.finish()
 
 
+def _canonical_or_none(index: object, values: tuple[Any, ...]) -> bytes | None:
+    try:
+        return encode_values(index, values)
+    except (TypeError, ValueError):
+        return None
+
+
 def _walk_events(walk: ChainWalk, stream: Iterator[Mapping[str, Any]]) -> None:
-    expected, prev_hex, prev_raw = walk.expected, walk.prev_hex, walk.prev_raw
+    expected, prev_hex, prev_raw, prev2 = walk.expected, walk.prev_hex, walk.prev_raw, walk.before_prev
     next_cp, stop, checked = walk.next_cp, walk.stop, 0
     sha256, chain_fields, values_of, encode = hashlib.sha256, _chain_fields, content_values, encode_values
     if expected > stop:
@@ -302,7 +330,10 @@ def _walk_events(walk: ChainWalk, stream: Iterator[Mapping[str, Any]]) -> None:
             break
         if index != expected:
             walk.expected, walk.checked, walk.prev_hex, walk.prev_raw = expected, checked, prev_hex, prev_raw
-            walk.wrong_place(index, prev_hash, _later_indices(stream))
+            walk.before_prev = prev2
+            walk.wrong_place(
+                index, prev_hash, stored, _canonical_or_none(index, values), _later_indices(stream)
+            )
             break
         if prev_hash != prev_hex:
             walk.expected, walk.checked, walk.prev_hex, walk.prev_raw = expected, checked, prev_hex, prev_raw
@@ -315,7 +346,7 @@ def _walk_events(walk: ChainWalk, stream: Iterator[Mapping[str, Any]]) -> None:
             break
         expected += 1
         checked += 1
-        prev_hex, prev_raw = stored, raw
+        prev2, prev_hex, prev_raw = prev_hash, stored, raw
         if index == next_cp:
             walk.expected, walk.checked, walk.prev_hex, walk.prev_raw = expected, checked, prev_hex, prev_raw
             if not walk.at_checkpoints(index, stored):

@@ -55,13 +55,21 @@ def authenticate(request: Request, session: Session) -> Principal:
             token.last_used_at = now
             session.commit()  # authentication is its own unit of work, before the request's
         principal = principal_for_user(
-            session, user, "api-token", token_scopes=token.scopes, project_id=token.project_id, token_id=token.id
+            session,
+            user,
+            "api-token",
+            token_scopes=token.scopes,
+            project_id=token.project_id,
+            token_id=token.id,
         )
     else:
         if not settings.oidc_issuer:
             raise NotAuthenticated("this service accepts API tokens only (no OIDC issuer is configured)")
         verifier = verifier_for(
-            settings.oidc_issuer, settings.oidc_audience, settings.oidc_algorithms, settings.oidc_jwks_cache_seconds
+            settings.oidc_issuer,
+            settings.oidc_audience,
+            settings.oidc_algorithms,
+            settings.oidc_jwks_cache_seconds,
         )
         claims = verifier.verify(secret)
         user = user_from_claims(session, verifier.issuer, claims, provision=settings.oidc_provision_users)
@@ -96,3 +104,17 @@ def require(*scopes: str) -> Callable[..., Principal]:
     dependency.required_scopes = scopes  # type: ignore[attr-defined]
     return dependency
 
+
+def require_any(*scopes: str) -> Callable[..., Principal]:
+    """A dependency that passes callers holding at least one of the named scopes."""
+
+    def dependency(principal: CurrentPrincipal) -> Principal:
+        if not any(principal.has(s) for s in scopes):
+            raise Forbidden(
+                f"this operation needs one of the scopes {', '.join(scopes)}, which your roles do not grant",
+                required_scopes=list(scopes),
+            )
+        return principal
+
+    dependency.required_any_scopes = scopes  # type: ignore[attr-defined]
+    return dependency

@@ -26,22 +26,37 @@ def me(session: DbSession, principal: Principal = Depends(require("read:me"))) -
     user = session.get(User, principal.user_id)
     assert user is not None
     return MeOut(
-        id=user.id, username=user.username, display_name=user.display_name, email=user.email, status=user.status,
-        roles=sorted(principal.roles), scopes=sorted(principal.scopes), authenticated_via=principal.via,
-        project_id=principal.project_id, mfa=principal.strength.mfa,
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        email=user.email,
+        status=user.status,
+        roles=sorted(principal.roles),
+        scopes=sorted(principal.scopes),
+        authenticated_via=principal.via,
+        project_id=principal.project_id,
+        mfa=principal.strength.mfa,
     )
 
 
 @router.get("/tokens", summary="List your API tokens", response_model=list[TokenOut], responses=COMMON)
 def list_tokens(session: DbSession, principal: Principal = Depends(require("read:me"))) -> list[TokenOut]:
     rows = session.scalars(
-        select(ApiToken).where(ApiToken.user_id == principal.user_id).order_by(ApiToken.created_at.desc()).limit(200)
+        select(ApiToken)
+        .where(ApiToken.user_id == principal.user_id)
+        .order_by(ApiToken.created_at.desc())
+        .limit(200)
     )
     return [TokenOut.model_validate(r) for r in rows]
 
 
-@router.post("/tokens", summary="Create an API token for yourself (shown once)", response_model=TokenCreated,
-             status_code=status.HTTP_201_CREATED, responses=WRITE)
+@router.post(
+    "/tokens",
+    summary="Create an API token for yourself (shown once)",
+    response_model=TokenCreated,
+    status_code=status.HTTP_201_CREATED,
+    responses=WRITE,
+)
 def create_token(
     body: TokenCreate, session: DbSession, principal: Principal = Depends(require("read:me"))
 ) -> TokenCreated:
@@ -49,16 +64,24 @@ def create_token(
     assert user is not None
     scopes = body.scopes if body.scopes is not None else sorted(principal.scopes)
     issued = issue_token(
-        session, user, name=body.name, scopes=scopes, lifetime=timedelta(hours=body.expires_in_hours),
-        actor=principal, project_id=principal.project_id,
+        session,
+        user,
+        name=body.name,
+        scopes=scopes,
+        lifetime=timedelta(hours=body.expires_in_hours),
+        actor=principal,
+        project_id=principal.project_id,
         max_lifetime=timedelta(hours=get_settings().api_token_max_hours),
     )
     commit(session)
-    return TokenCreated.model_validate({**TokenOut.model_validate(issued.record).model_dump(), "token": issued.token})
+    return TokenCreated.model_validate(
+        {**TokenOut.model_validate(issued.record).model_dump(), "token": issued.token}
+    )
 
 
-@router.delete("/tokens/{token_id}", summary="Revoke one of your API tokens", response_model=TokenOut,
-               responses=WRITE)
+@router.delete(
+    "/tokens/{token_id}", summary="Revoke one of your API tokens", response_model=TokenOut, responses=WRITE
+)
 def delete_token(
     token_id: uuid.UUID, session: DbSession, principal: Principal = Depends(require("read:me"))
 ) -> TokenOut:
@@ -86,6 +109,10 @@ def dev_login(body: DevLogin, session: DbSession) -> TokenCreated:
     user = session.scalar(select(User).where(User.username == body.username))
     if user is None:
         raise NotFound(f"there is no user {body.username!r}")
-    issued = issue_token(session, user, name="dev-login", scopes=None, lifetime=timedelta(hours=8), actor=None)
+    issued = issue_token(
+        session, user, name="dev-login", scopes=None, lifetime=timedelta(hours=8), actor=None
+    )
     commit(session)
-    return TokenCreated.model_validate({**TokenOut.model_validate(issued.record).model_dump(), "token": issued.token})
+    return TokenCreated.model_validate(
+        {**TokenOut.model_validate(issued.record).model_dump(), "token": issued.token}
+    )

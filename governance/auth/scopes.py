@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 SCOPES: dict[str, str] = {
-    "read:me": "See your own profile, roles and scopes",
+    "read:me": "See your own profile, roles and scopes; manage your own API tokens",
+    "write:me": "Change your own profile, record your accreditations, sign data-use agreements",
     "read:all": "See every record of the kinds your other read scopes cover, not only your projects'",
     "read:organisations": "List and read organisations",
     "write:organisations": "Create and change organisations",
@@ -45,6 +46,7 @@ ROLES: dict[str, frozenset[str]] = {
     "researcher": frozenset(
         {
             "read:me",
+            "write:me",
             "read:projects",
             "create:projects",
             "write:memberships",
@@ -57,6 +59,7 @@ ROLES: dict[str, frozenset[str]] = {
     "data_steward": frozenset(
         {
             "read:me",
+            "write:me",
             "read:all",
             "read:organisations",
             "read:users",
@@ -77,7 +80,9 @@ ROLES: dict[str, frozenset[str]] = {
             "read:decisions",
         }
     ),
-    "output_checker": frozenset({"read:me", "read:datasets", "read:profiles", "review:outputs", "release:outputs"}),
+    "output_checker": frozenset(
+        {"read:me", "write:me", "read:datasets", "read:profiles", "review:outputs", "release:outputs"}
+    ),
     "auditor": frozenset(_READ_ALL) | {"verify:audit"},
     "admin": frozenset(SCOPES) - {"decide:launches"},
     "hub": frozenset({"decide:launches", "read:profiles"}),

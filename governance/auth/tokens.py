@@ -93,7 +93,9 @@ def authenticate_token(session: Session, secret: str) -> tuple[ApiToken, User]:
     return row, user
 
 
-def revoke_token(session: Session, token_id: uuid.UUID, *, owner_id: uuid.UUID | None, actor: Actor | None) -> ApiToken:
+def revoke_token(
+    session: Session, token_id: uuid.UUID, *, owner_id: uuid.UUID | None, actor: Actor | None
+) -> ApiToken:
     row = session.get(ApiToken, token_id)
     if row is None or (owner_id is not None and row.user_id != owner_id):
         raise NotFound("no such token")

@@ -101,7 +101,7 @@ def approve_access_request(
     request_id: str,
     session: DbSession,
     body: AccessApprove | None = None,
-    principal: Principal = Depends(require("read:datasets")),
+    principal: Principal = Depends(require("approve:access-requests")),
 ) -> AccessRequestOut:
     row = repository.get_visible_access_request(session, principal, request_id, for_update=True)
     access_requests.approve(session, principal, row, body or AccessApprove())
@@ -119,7 +119,7 @@ def reject_access_request(
     request_id: str,
     body: AccessReject,
     session: DbSession,
-    principal: Principal = Depends(require("read:datasets")),
+    principal: Principal = Depends(require("approve:access-requests")),
 ) -> AccessRequestOut:
     row = repository.get_visible_access_request(session, principal, request_id, for_update=True)
     access_requests.reject(session, principal, row, body.note)

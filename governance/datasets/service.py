@@ -17,9 +17,6 @@ from governance.enforcement.triggers import access_changed
 from governance.identity.users_service import user_named
 from governance.models.datasets import Dataset
 
-# Changes after which a running server may no longer match what the data allows.
-ACCESS_FIELDS = {"tier", "storage_uri", "status"}
-
 
 def create_dataset(session: Session, principal: Principal, body: DatasetCreate) -> Dataset:
     if find_dataset(session, body.slug) is not None:
@@ -54,6 +51,12 @@ def update_dataset(session: Session, principal: Principal, dataset: Dataset, bod
     if "status" in changes:
         action = DATASET_ACTION_FOR_STATUS[changes["status"]]
         changes["status"] = DATASET_LIFECYCLE.next_state(dataset.status, action)
+    # A running server may no longer match the data after these (lowering the tier takes nothing away).
+    narrowed = (
+        changes.get("status") == "retired"
+        or changes.get("tier", dataset.tier) > dataset.tier
+        or changes.get("storage_uri", dataset.storage_uri) != dataset.storage_uri
+    )
     before = {key: getattr(dataset, key) for key in changes}
     for key, value in changes.items():
         setattr(dataset, key, value)
@@ -66,6 +69,6 @@ def update_dataset(session: Session, principal: Principal, dataset: Dataset, bod
         dataset.id,
         summary={"before": before, "after": changes},
     )
-    if ACCESS_FIELDS & set(changes):
+    if narrowed:
         access_changed(session, "dataset.update", dataset_id=dataset.id)
     return dataset

@@ -32,18 +32,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import cedarpy
 
 from governance.decisions.situation import (
+    ACTIONS,
     SAFES,
     UNKNOWN_TEXT,
     AccreditationFact,
@@ -57,17 +57,12 @@ from governance.decisions.situation import (
     ProjectFact,
     RequestedResources,
     UserFact,
-    as_utc,
+    cedar_batch,
     dataset_facts,
-    parse_client_ip,
-    parse_networks,
     project_is_visible,
-    select_accreditation,
-    select_agreement,
     situation_facts,
 )
 
-ACTIONS: dict[str, str] = {safe: f"launch:{safe}" for safe in SAFES}
 KNOWN_PLACEHOLDERS: frozenset[str] = frozenset(
     {
         "user", "user_status", "accreditation_kind", "accreditation_awarded_on", "accreditation_expires_on",
@@ -87,9 +82,6 @@ _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _FAILED_POLICY = re.compile(r"policy `([^`]+)`")
 _PARSER_POLICY = re.compile(r"for policy `policy\d+`,\s*")
 _ENTITY_DUMP = re.compile(r"failed to parse entities from:\n.*\]: ", re.DOTALL)
-_MILLI = 1000  # cpu in millicores
-_MIB_PER_GB = 1024  # memory in MiB
-_LONG_LIMIT = 2**63 - 1
 
 
 class PolicyLoadError(Exception):
@@ -302,222 +294,6 @@ def _load_policy_file(path: Path, text: str, schema: Any) -> list[tuple[PolicyIn
     ]
 
 
-# --------------------------------------------------------------------------- Cedar values
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _when(moment: datetime) -> int:
-    """Milliseconds since the epoch (see the schema header for why times are Longs)."""
-    return (as_utc(moment) - _EPOCH) // timedelta(milliseconds=1)
-
-
-def _day(day: date) -> int:
-    return _when(datetime(day.year, day.month, day.day, tzinfo=UTC))
-
-
-def _scaled(value: float, factor: int) -> int:
-    """A float amount as a whole number of smaller units; not-a-number becomes -1 (an invalid amount)."""
-    if math.isnan(value):
-        return -1
-    if math.isinf(value):
-        return _LONG_LIMIT if value > 0 else -_LONG_LIMIT
-    return _long(round(value * factor))
-
-
-def _long(value: int) -> int:
-    return max(-_LONG_LIMIT, min(_LONG_LIMIT, int(value)))
-
-
-def _ip(text: str) -> dict[str, Any]:
-    return {"__extn": {"fn": "ip", "arg": text}}
-
-
-def _uid(kind: str, uid: str) -> dict[str, str]:
-    return {"type": kind, "id": uid}
-
-
-# --------------------------------------------------------------------------- situation -> Cedar
-
-
-@dataclass(slots=True)
-class _Prepared:
-    requests: list[dict[str, Any]]
-    safes: list[str]  # safe of each request
-    dataset_keys: list[str | None]  # requested dataset string of each launch:data request
-    entities: str
-
-
-def _accreditation_record(item: AccreditationFact) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "kind": item.kind,
-        "verified": item.verified,
-        "awardedAt": _when(item.awarded_at),
-    }
-    if item.expires_at is not None:
-        record["expiresAt"] = _when(item.expires_at)
-    return record
-
-
-def _agreement_record(item: AgreementFact) -> dict[str, Any]:
-    record: dict[str, Any] = {"version": item.version, "signedAt": _when(item.signed_at)}
-    if item.expires_at is not None:
-        record["expiresAt"] = _when(item.expires_at)
-    return record
-
-
-def _grant_record(grant: GrantFact) -> dict[str, Any]:
-    record: dict[str, Any] = {"conditions": grant.conditions}
-    if grant.expires_at is not None:
-        record["expiresAt"] = _when(grant.expires_at)
-    if grant.revoked_at is not None:
-        record["revokedAt"] = _when(grant.revoked_at)
-    return record
-
-
-def _user_entity(user: UserFact, kind: str, now: datetime) -> dict[str, Any]:
-    attrs: dict[str, Any] = {"username": user.username, "status": user.status}
-    accreditation = select_accreditation(user, kind, now)
-    if accreditation is not None:
-        attrs["accreditation"] = _accreditation_record(accreditation)
-    agreement = select_agreement(user, now)
-    if agreement is not None:
-        attrs["agreement"] = _agreement_record(agreement)
-    return {"uid": _uid("User", user.id), "attrs": attrs, "parents": []}
-
-
-_LAUNCH_UID = {"type": "Launch", "id": "launch"}
-_LAUNCH_CONTEXT = json.dumps({"launch": {"__entity": _LAUNCH_UID}}, separators=(",", ":"))
-
-
-def _launch_attrs(situation: LaunchSituation, now: datetime) -> dict[str, Any]:
-    auth = situation.auth
-    auth_record: dict[str, Any] = {"mfa": auth.mfa, "amr": list(auth.amr)}
-    if auth.acr is not None:
-        auth_record["acr"] = auth.acr
-    wanted = situation.requested
-    requested: dict[str, Any] = {}
-    if wanted.cpu is not None:
-        requested["cpuMillis"] = _scaled(wanted.cpu, _MILLI)
-    if wanted.memory_gb is not None:
-        requested["memoryMib"] = _scaled(wanted.memory_gb, _MIB_PER_GB)
-    if wanted.gpu is not None:
-        requested["gpu"] = _long(wanted.gpu)
-    return {
-        "now": _when(now),
-        "today": _day(now.date()),
-        "requiredAccreditationKind": situation.required_accreditation_kind,
-        "mfaTier": _long(situation.mfa_tier),
-        "auth": auth_record,
-        "requested": requested,
-    }
-
-
-def _add_project(situation: LaunchSituation, launch: dict[str, Any], entities: list[dict[str, Any]]) -> Any:
-    project, membership = situation.project, situation.membership
-    if project is None or membership is None:  # unknown, or not visible to this user
-        return _uid("Unknown", "project")
-    uid = _uid("Project", project.id)
-    attrs: dict[str, Any] = {"slug": project.slug, "status": project.status, "tier": _long(project.tier)}
-    if project.starts_on is not None:
-        attrs["startsOn"] = _day(project.starts_on)
-    if project.ends_on is not None:
-        attrs["endsOn"] = _day(project.ends_on)
-    entities.append({"uid": uid, "attrs": attrs, "parents": []})
-    launch["project"] = {"__entity": uid}
-    member: dict[str, Any] = {"role": membership.role, "status": membership.status}
-    if membership.expires_at is not None:
-        member["expiresAt"] = _when(membership.expires_at)
-    if membership.removed_at is not None:
-        member["removedAt"] = _when(membership.removed_at)
-    launch["membership"] = member
-    return uid
-
-
-def _add_profile(situation: LaunchSituation, launch: dict[str, Any], entities: list[dict[str, Any]]) -> Any:
-    client_ip = parse_client_ip(situation.client_ip)
-    if client_ip is not None:
-        launch["clientIp"] = _ip(str(client_ip))
-    profile: ProfileFact | None = situation.profile
-    if profile is None:
-        return _uid("Unknown", "profile")
-    uid = _uid("Profile", profile.id)
-    networks = parse_networks(profile.allowed_networks)
-    matched = next((n for n in networks if client_ip is not None and client_ip in n), None)
-    if matched is not None:
-        launch["matchedNetwork"] = _ip(str(matched))
-    attrs = {
-        "slug": profile.slug,
-        "maxTier": _long(profile.max_tier),
-        "egress": profile.egress,
-        "mfaRequired": profile.mfa_required,
-        # a profile cannot be available for a project the user may not see
-        "allowedForProject": profile.allowed_for_project and project_is_visible(situation),
-        "cpuMillis": _scaled(profile.cpu, _MILLI),
-        "memoryMib": _scaled(profile.memory_gb, _MIB_PER_GB),
-        "gpu": _long(profile.gpu),
-        "restrictsNetworks": bool(profile.allowed_networks),
-        "allowedNetworks": [_ip(str(n)) for n in networks],
-    }
-    entities.append({"uid": uid, "attrs": attrs, "parents": []})
-    launch["profile"] = {"__entity": uid}
-    return uid
-
-
-def _request(principal: Any, safe: str, resource: Any, context: str) -> dict[str, Any]:
-    return {
-        "principal": principal,
-        "action": _uid("Action", ACTIONS[safe]),
-        "resource": resource,
-        "context": context,
-    }
-
-
-def _prepare(situation: LaunchSituation) -> _Prepared:
-    now = as_utc(situation.now)
-    entities: list[dict[str, Any]] = []
-    user = situation.user
-    principal = _uid("Unknown", "user") if user is None else _uid("User", user.id)
-    if user is not None:
-        entities.append(_user_entity(user, situation.required_accreditation_kind, now))
-    launch = _launch_attrs(situation, now)
-    project_uid = _add_project(situation, launch, entities)
-    profile_uid = _add_profile(situation, launch, entities)
-    entities.append({"uid": _LAUNCH_UID, "attrs": launch, "parents": []})
-    prepared = _Prepared(
-        requests=[
-            _request(principal, "people", project_uid, _LAUNCH_CONTEXT),
-            _request(principal, "projects", project_uid, _LAUNCH_CONTEXT),
-            _request(principal, "settings", profile_uid, _LAUNCH_CONTEXT),
-        ],
-        safes=["people", "projects", "settings"],
-        dataset_keys=[None, None, None],
-        entities="",
-    )
-    visible = project_is_visible(situation)
-    seen: set[str] = set()
-    for key in dict.fromkeys(situation.requested_datasets):
-        dataset = situation.datasets.get(key)
-        context = _LAUNCH_CONTEXT
-        if dataset is None:
-            resource = _uid("Unknown", f"dataset:{key}")
-        else:
-            resource = _uid("Dataset", dataset.id)
-            if dataset.id not in seen:
-                seen.add(dataset.id)
-                attrs = {"slug": dataset.slug, "tier": _long(dataset.tier), "status": dataset.status}
-                entities.append({"uid": resource, "attrs": attrs, "parents": []})
-            grant = situation.grants.get(dataset.id) if visible else None
-            if grant is not None:
-                context = _LAUNCH_CONTEXT[:-1] + ',"grant":' + json.dumps(_grant_record(grant)) + "}"
-        prepared.requests.append(_request(principal, "data", resource, context))
-        prepared.safes.append("data")
-        prepared.dataset_keys.append(key)
-    prepared.entities = json.dumps(entities, separators=(",", ":"))
-    return prepared
-
-
 # --------------------------------------------------------------------------- reasons
 
 
@@ -554,7 +330,7 @@ def _canary_situations() -> list[LaunchSituation]:
 
 def _check_requests_fit_schema(policy_set: Any, schema: Any, directory: Path) -> None:
     for situation in _canary_situations():
-        prepared = _prepare(situation)
+        prepared = cedar_batch(situation)
         try:
             results = cedarpy.is_authorized_batch(prepared.requests, policy_set, prepared.entities, schema)
         except Exception as exc:
@@ -623,7 +399,7 @@ class PolicyEngine:
         return PolicyEngine.from_directory(self.directory if path is None else path, strict=self.strict)
 
     def evaluate(self, situation: LaunchSituation) -> Verdict:
-        prepared = _prepare(situation)
+        prepared = cedar_batch(situation)
         try:
             results = cedarpy.is_authorized_batch(prepared.requests, self._policy_set, prepared.entities,
                                                   self._schema if self.strict else None)  # fmt: skip

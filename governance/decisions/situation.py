@@ -1,7 +1,9 @@
 """The facts a launch decision is made from: plain frozen data, filled by the database loader.
 
-Nothing here touches the database or Cedar. ``None`` for the user, project or profile means the hub named
-something the governance service does not know; the policies turn that into a denial.
+Nothing here touches the database or cedarpy. ``None`` for the user, project or profile means the hub named
+something the governance service does not know; the policies turn that into a denial. ``cedar_batch`` gives
+a situation's Cedar form (entities and one request per safe, see ``policies/schema.cedarschema``) and
+``situation_facts``/``dataset_facts`` the words that fill the policies' ``@reason`` placeholders.
 
 Cedar has no quantifiers over sets, so "the user holds *some* valid accreditation" cannot be written as a
 policy over the whole list. The selectors below pick the single best *candidate* (a valid one when any
@@ -12,15 +14,22 @@ the decision about that candidate. A wrong pick can only produce a denial, never
 from __future__ import annotations
 
 import ipaddress
+import json
+import math
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 SAFES: tuple[str, ...] = ("people", "projects", "data", "settings")
+ACTIONS: dict[str, str] = {safe: f"launch:{safe}" for safe in SAFES}  # one Cedar action per safe
 
 DEFAULT_MFA_AMR: frozenset[str] = frozenset({"otp", "mfa", "hwk", "totp"})
 DEFAULT_MFA_ACR: frozenset[str] = frozenset({"2", "mfa", "gold"})
 UNKNOWN_TEXT = "(unknown)"
+_MILLI = 1000  # cpu in millicores
+_MIB_PER_GB = 1024  # memory in MiB
+_LONG_LIMIT = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,3 +332,219 @@ def dataset_facts(key: str, dataset: DatasetFact | None, grant: GrantFact | None
         "grant_expires_on": _on(grant.expires_at),
         "grant_revoked_on": _on(grant.revoked_at),
     }
+
+
+# --------------------------------------------------------------------------- the situation in Cedar's terms
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _when(moment: datetime) -> int:
+    """Milliseconds since the epoch (see the schema header for why times are Longs)."""
+    return (as_utc(moment) - _EPOCH) // timedelta(milliseconds=1)
+
+
+def _day(day: date) -> int:
+    return _when(datetime(day.year, day.month, day.day, tzinfo=UTC))
+
+
+def _scaled(value: float, factor: int) -> int:
+    """A float amount as a whole number of smaller units; not-a-number becomes -1 (an invalid amount)."""
+    if math.isnan(value):
+        return -1
+    if math.isinf(value):
+        return _LONG_LIMIT if value > 0 else -_LONG_LIMIT
+    return _long(round(value * factor))
+
+
+def _long(value: int) -> int:
+    return max(-_LONG_LIMIT, min(_LONG_LIMIT, int(value)))
+
+
+def _ip(text: str) -> dict[str, Any]:
+    return {"__extn": {"fn": "ip", "arg": text}}
+
+
+def _uid(kind: str, uid: str) -> dict[str, str]:
+    return {"type": kind, "id": uid}
+
+
+@dataclass(slots=True)
+class CedarBatch:
+    """The requests of one launch (for one ``is_authorized_batch`` call) and the entities they share."""
+
+    requests: list[dict[str, Any]]
+    safes: list[str]  # safe of each request
+    dataset_keys: list[str | None]  # requested dataset string of each launch:data request
+    entities: str  # JSON
+
+
+def _accreditation_record(item: AccreditationFact) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "kind": item.kind,
+        "verified": item.verified,
+        "awardedAt": _when(item.awarded_at),
+    }
+    if item.expires_at is not None:
+        record["expiresAt"] = _when(item.expires_at)
+    return record
+
+
+def _agreement_record(item: AgreementFact) -> dict[str, Any]:
+    record: dict[str, Any] = {"version": item.version, "signedAt": _when(item.signed_at)}
+    if item.expires_at is not None:
+        record["expiresAt"] = _when(item.expires_at)
+    return record
+
+
+def _grant_record(grant: GrantFact) -> dict[str, Any]:
+    record: dict[str, Any] = {"conditions": grant.conditions}
+    if grant.expires_at is not None:
+        record["expiresAt"] = _when(grant.expires_at)
+    if grant.revoked_at is not None:
+        record["revokedAt"] = _when(grant.revoked_at)
+    return record
+
+
+def _user_entity(user: UserFact, kind: str, now: datetime) -> dict[str, Any]:
+    attrs: dict[str, Any] = {"username": user.username, "status": user.status}
+    accreditation = select_accreditation(user, kind, now)
+    if accreditation is not None:
+        attrs["accreditation"] = _accreditation_record(accreditation)
+    agreement = select_agreement(user, now)
+    if agreement is not None:
+        attrs["agreement"] = _agreement_record(agreement)
+    return {"uid": _uid("User", user.id), "attrs": attrs, "parents": []}
+
+
+_LAUNCH_UID = {"type": "Launch", "id": "launch"}
+_LAUNCH_CONTEXT = json.dumps({"launch": {"__entity": _LAUNCH_UID}}, separators=(",", ":"))
+
+
+def _launch_attrs(situation: LaunchSituation, now: datetime) -> dict[str, Any]:
+    auth = situation.auth
+    auth_record: dict[str, Any] = {"mfa": auth.mfa, "amr": list(auth.amr)}
+    if auth.acr is not None:
+        auth_record["acr"] = auth.acr
+    wanted = situation.requested
+    requested: dict[str, Any] = {}
+    if wanted.cpu is not None:
+        requested["cpuMillis"] = _scaled(wanted.cpu, _MILLI)
+    if wanted.memory_gb is not None:
+        requested["memoryMib"] = _scaled(wanted.memory_gb, _MIB_PER_GB)
+    if wanted.gpu is not None:
+        requested["gpu"] = _long(wanted.gpu)
+    return {
+        "now": _when(now),
+        "today": _day(now.date()),
+        "requiredAccreditationKind": situation.required_accreditation_kind,
+        "mfaTier": _long(situation.mfa_tier),
+        "auth": auth_record,
+        "requested": requested,
+    }
+
+
+def _add_project(situation: LaunchSituation, launch: dict[str, Any], entities: list[dict[str, Any]]) -> Any:
+    project, membership = situation.project, situation.membership
+    if project is None or membership is None:  # unknown, or not visible to this user
+        return _uid("Unknown", "project")
+    uid = _uid("Project", project.id)
+    attrs: dict[str, Any] = {"slug": project.slug, "status": project.status, "tier": _long(project.tier)}
+    if project.starts_on is not None:
+        attrs["startsOn"] = _day(project.starts_on)
+    if project.ends_on is not None:
+        attrs["endsOn"] = _day(project.ends_on)
+    entities.append({"uid": uid, "attrs": attrs, "parents": []})
+    launch["project"] = {"__entity": uid}
+    member: dict[str, Any] = {"role": membership.role, "status": membership.status}
+    if membership.expires_at is not None:
+        member["expiresAt"] = _when(membership.expires_at)
+    if membership.removed_at is not None:
+        member["removedAt"] = _when(membership.removed_at)
+    launch["membership"] = member
+    return uid
+
+
+def _add_profile(situation: LaunchSituation, launch: dict[str, Any], entities: list[dict[str, Any]]) -> Any:
+    client_ip = parse_client_ip(situation.client_ip)
+    if client_ip is not None:
+        launch["clientIp"] = _ip(str(client_ip))
+    profile: ProfileFact | None = situation.profile
+    if profile is None:
+        return _uid("Unknown", "profile")
+    uid = _uid("Profile", profile.id)
+    networks = parse_networks(profile.allowed_networks)
+    matched = next((n for n in networks if client_ip is not None and client_ip in n), None)
+    if matched is not None:
+        launch["matchedNetwork"] = _ip(str(matched))
+    attrs = {
+        "slug": profile.slug,
+        "maxTier": _long(profile.max_tier),
+        "egress": profile.egress,
+        "mfaRequired": profile.mfa_required,
+        # a profile cannot be available for a project the user may not see
+        "allowedForProject": profile.allowed_for_project and project_is_visible(situation),
+        "cpuMillis": _scaled(profile.cpu, _MILLI),
+        "memoryMib": _scaled(profile.memory_gb, _MIB_PER_GB),
+        "gpu": _long(profile.gpu),
+        "restrictsNetworks": bool(profile.allowed_networks),
+        "allowedNetworks": [_ip(str(n)) for n in networks],
+    }
+    entities.append({"uid": uid, "attrs": attrs, "parents": []})
+    launch["profile"] = {"__entity": uid}
+    return uid
+
+
+def _request(principal: Any, safe: str, resource: Any, context: str) -> dict[str, Any]:
+    return {
+        "principal": principal,
+        "action": _uid("Action", ACTIONS[safe]),
+        "resource": resource,
+        "context": context,
+    }
+
+
+def cedar_batch(situation: LaunchSituation) -> CedarBatch:
+    """Entities and requests for a situation, following the layout in ``policies/schema.cedarschema``."""
+    now = as_utc(situation.now)
+    entities: list[dict[str, Any]] = []
+    user = situation.user
+    principal = _uid("Unknown", "user") if user is None else _uid("User", user.id)
+    if user is not None:
+        entities.append(_user_entity(user, situation.required_accreditation_kind, now))
+    launch = _launch_attrs(situation, now)
+    project_uid = _add_project(situation, launch, entities)
+    profile_uid = _add_profile(situation, launch, entities)
+    entities.append({"uid": _LAUNCH_UID, "attrs": launch, "parents": []})
+    prepared = CedarBatch(
+        requests=[
+            _request(principal, "people", project_uid, _LAUNCH_CONTEXT),
+            _request(principal, "projects", project_uid, _LAUNCH_CONTEXT),
+            _request(principal, "settings", profile_uid, _LAUNCH_CONTEXT),
+        ],
+        safes=["people", "projects", "settings"],
+        dataset_keys=[None, None, None],
+        entities="",
+    )
+    visible = project_is_visible(situation)
+    seen: set[str] = set()
+    for key in dict.fromkeys(situation.requested_datasets):
+        dataset = situation.datasets.get(key)
+        context = _LAUNCH_CONTEXT
+        if dataset is None:
+            resource = _uid("Unknown", f"dataset:{key}")
+        else:
+            resource = _uid("Dataset", dataset.id)
+            if dataset.id not in seen:
+                seen.add(dataset.id)
+                attrs = {"slug": dataset.slug, "tier": _long(dataset.tier), "status": dataset.status}
+                entities.append({"uid": resource, "attrs": attrs, "parents": []})
+            grant = situation.grants.get(dataset.id) if visible else None
+            if grant is not None:
+                context = _LAUNCH_CONTEXT[:-1] + ',"grant":' + json.dumps(_grant_record(grant)) + "}"
+        prepared.requests.append(_request(principal, "data", resource, context))
+        prepared.safes.append("data")
+        prepared.dataset_keys.append(key)
+    prepared.entities = json.dumps(entities, separators=(",", ":"))
+    return prepared

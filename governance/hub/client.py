@@ -288,7 +288,11 @@ def parse_obligations(body: Any) -> Obligations:
             raise _Malformed("mount.read_only must be true")
         mounts.append(
             {
-                "dataset": _str(_field(mount, "dataset", "mount"), "mount.dataset"),
+                # The service names the field dataset_slug; "dataset" is accepted from older services.
+                "dataset": _str(
+                    _field(mount, "dataset_slug" if "dataset_slug" in mount else "dataset", "mount"),
+                    "mount.dataset_slug",
+                ),
                 "storage_uri": _str(_field(mount, "storage_uri", "mount"), "mount.storage_uri"),
                 "mount_path": path,
                 "read_only": True,

@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Depends, Query, status
 
-from governance.auth.dependencies import DbSession, require
+from governance.auth.dependencies import DbSession, require, require_any
 from governance.auth.principal import Principal
 from governance.core.db import commit
 from governance.core.pagination import Page
@@ -69,7 +69,7 @@ def create_accreditation(
     user_ref: str,
     body: AccreditationCreate,
     session: DbSession,
-    principal: Principal = Depends(require("read:me")),
+    principal: Principal = Depends(require_any("write:me", "write:accreditations")),
 ) -> AccreditationOut:
     user = repository.get_credentials_owner(session, principal, user_ref)
     row = credentials.record_accreditation(session, principal, user, body)
@@ -145,7 +145,7 @@ def sign_agreement(
     user_ref: str,
     body: AgreementCreate,
     session: DbSession,
-    principal: Principal = Depends(require("read:me")),
+    principal: Principal = Depends(require("write:me")),
 ) -> AgreementOut:
     user = repository.get_credentials_owner(session, principal, user_ref)
     row = credentials.sign_agreement(session, principal, user, body)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, status
 
-from governance.auth.dependencies import DbSession, require
+from governance.auth.dependencies import DbSession, require, require_any
 from governance.auth.principal import Principal
 from governance.core.db import commit
 from governance.core.pagination import Page
@@ -131,7 +131,10 @@ def get_user(
     responses=WRITE,
 )
 def update_user(
-    user_ref: str, body: UserUpdate, session: DbSession, principal: Principal = Depends(require("read:me"))
+    user_ref: str,
+    body: UserUpdate,
+    session: DbSession,
+    principal: Principal = Depends(require_any("write:me", "write:users")),
 ) -> UserOut:
     user = repository.get_visible_user(session, principal, user_ref, for_update=True)
     users_service.update_user(session, principal, user, body)

@@ -9,7 +9,14 @@ from sqlalchemy.orm import Session
 
 from governance.audit.record import record
 from governance.auth.principal import Principal
-from governance.core.errors import Conflict, DuplicateError, InvalidInput, NotFound, SeparationOfDuties
+from governance.core.errors import (
+    Conflict,
+    DuplicateError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    SeparationOfDuties,
+)
 from governance.enforcement.triggers import access_changed
 from governance.identity.repository import find_group, group_member
 from governance.identity.schemas import GroupCreate, GroupUpdate
@@ -57,13 +64,16 @@ def add_member(
     user = user_named(session, username)
     if group_member(session, group.id, user.id) is not None:
         raise DuplicateError(f"{user.username} is already a member of group {group.name!r}")
-    if user.id == principal.user_id:
-        roles = session.scalars(select(RoleBinding.role).where(RoleBinding.group_id == group.id)).all()
-        if roles:
-            raise SeparationOfDuties(
-                f"group {group.name!r} carries the roles {', '.join(sorted(set(roles)))}; "
-                "nobody may add themselves to it"
-            )
+    roles = sorted(set(session.scalars(select(RoleBinding.role).where(RoleBinding.group_id == group.id))))
+    if roles and user.id == principal.user_id:
+        raise SeparationOfDuties(
+            f"group {group.name!r} carries the roles {', '.join(roles)}; nobody may add themselves to it"
+        )
+    if roles and not principal.has("write:role-bindings"):
+        raise Forbidden(
+            f"group {group.name!r} carries roles ({', '.join(roles)}), "
+            "so adding members to it needs write:role-bindings"
+        )
     row = GroupMember(group_id=group.id, user_id=user.id, source="local")
     session.add(row)
     session.flush()

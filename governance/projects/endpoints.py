@@ -7,7 +7,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, status
 
-from governance.auth.dependencies import DbSession, require
+from governance.auth.dependencies import DbSession, require, require_any
 from governance.auth.principal import Principal
 from governance.core.db import commit
 from governance.core.pagination import Page
@@ -17,7 +17,14 @@ from governance.models.identity import User
 from governance.models.projects import Membership, Project
 from governance.projects import memberships, repository, service
 from governance.projects.lifecycle import PROJECT_LIFECYCLE
-from governance.projects.schemas import MemberCreate, MemberOut, MemberUpdate, ProjectCreate, ProjectOut, ProjectUpdate
+from governance.projects.schemas import (
+    MemberCreate,
+    MemberOut,
+    MemberUpdate,
+    ProjectCreate,
+    ProjectOut,
+    ProjectUpdate,
+)
 
 router = APIRouter(prefix="/api/v1/projects", tags=["projects"])
 ProjectStatus = Literal[
@@ -47,8 +54,13 @@ def list_projects(
     return Page(items=[_out(p) for p in rows], next_cursor=next_cursor)
 
 
-@router.post("", summary="Apply for a project (created as a draft)", status_code=status.HTTP_201_CREATED,
-             response_model=ProjectOut, responses=WRITE)
+@router.post(
+    "",
+    summary="Apply for a project (created as a draft)",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ProjectOut,
+    responses=WRITE,
+)
 def create_project(
     body: ProjectCreate, session: DbSession, principal: Principal = Depends(require("create:projects"))
 ) -> ProjectOut:
@@ -57,19 +69,23 @@ def create_project(
     return _out(project)
 
 
-@router.get("/{project_ref}", summary="Read a project by id or slug", response_model=ProjectOut, responses=READ)
+@router.get(
+    "/{project_ref}", summary="Read a project by id or slug", response_model=ProjectOut, responses=READ
+)
 def get_project(
     project_ref: str, session: DbSession, principal: Principal = Depends(require("read:projects"))
 ) -> ProjectOut:
     return _out(repository.get_visible(session, principal, project_ref))
 
 
-@router.patch("/{project_ref}", summary="Change a project's details", response_model=ProjectOut, responses=WRITE)
+@router.patch(
+    "/{project_ref}", summary="Change a project's details", response_model=ProjectOut, responses=WRITE
+)
 def update_project(
     project_ref: str,
     body: ProjectUpdate,
     session: DbSession,
-    principal: Principal = Depends(require("read:projects")),
+    principal: Principal = Depends(require_any("create:projects", "manage:projects")),
 ) -> ProjectOut:
     project = repository.get_visible(session, principal, project_ref, for_update=True)
     service.update_project(session, principal, project, body)
@@ -91,7 +107,11 @@ def _transition_route(action: str, summary: str, scope: str) -> None:
 
     handler.__name__ = f"{action}_project"
     router.add_api_route(
-        f"/{{project_ref}}/{action}", handler, methods=["POST"], summary=summary, response_model=ProjectOut,
+        f"/{{project_ref}}/{action}",
+        handler,
+        methods=["POST"],
+        summary=summary,
+        response_model=ProjectOut,
         responses=WRITE,
     )
 
@@ -112,8 +132,12 @@ def _member_out(session: DbSession, row: Membership) -> MemberOut:
     return out
 
 
-@router.get("/{project_ref}/members", summary="List a project's members", response_model=Page[MemberOut],
-            responses=READ)
+@router.get(
+    "/{project_ref}/members",
+    summary="List a project's members",
+    response_model=Page[MemberOut],
+    responses=READ,
+)
 def list_members(
     project_ref: str,
     session: DbSession,
@@ -127,8 +151,13 @@ def list_members(
     return Page(items=[_member_out(session, r) for r in rows], next_cursor=next_cursor)
 
 
-@router.post("/{project_ref}/members", summary="Ask for a membership (yourself, or someone, as the lead)",
-             status_code=status.HTTP_201_CREATED, response_model=MemberOut, responses=WRITE)
+@router.post(
+    "/{project_ref}/members",
+    summary="Ask for a membership (yourself, or someone, as the lead)",
+    status_code=status.HTTP_201_CREATED,
+    response_model=MemberOut,
+    responses=WRITE,
+)
 def add_member(
     project_ref: str,
     body: MemberCreate,
@@ -141,8 +170,12 @@ def add_member(
     return _member_out(session, row)
 
 
-@router.patch("/{project_ref}/members/{member_id}", summary="Change a membership's role or expiry",
-              response_model=MemberOut, responses=WRITE)
+@router.patch(
+    "/{project_ref}/members/{member_id}",
+    summary="Change a membership's role or expiry",
+    response_model=MemberOut,
+    responses=WRITE,
+)
 def update_member(
     project_ref: str,
     member_id: uuid.UUID,
@@ -157,13 +190,19 @@ def update_member(
     return _member_out(session, row)
 
 
-@router.delete("/{project_ref}/members/{member_id}", summary="Remove a member (their servers are stopped)",
-               response_model=MemberOut, responses=WRITE)
+@router.delete(
+    "/{project_ref}/members/{member_id}",
+    summary="Remove a member (their servers are stopped)",
+    response_model=MemberOut,
+    responses=WRITE,
+)
 def remove_member(
     project_ref: str,
     member_id: uuid.UUID,
     session: DbSession,
-    principal: Principal = Depends(require("read:projects")),
+    principal: Principal = Depends(
+        require_any("write:memberships", "approve:memberships", "manage:projects")
+    ),
 ) -> MemberOut:
     project = repository.get_visible(session, principal, project_ref)
     row = memberships.get_member(session, project, member_id)
@@ -188,8 +227,12 @@ def _member_decision_route(action: str, summary: str) -> None:
 
     handler.__name__ = f"{action}_member"
     router.add_api_route(
-        f"/{{project_ref}}/members/{{member_id}}/{action}", handler, methods=["POST"], summary=summary,
-        response_model=MemberOut, responses=WRITE,
+        f"/{{project_ref}}/members/{{member_id}}/{action}",
+        handler,
+        methods=["POST"],
+        summary=summary,
+        response_model=MemberOut,
+        responses=WRITE,
     )
 
 

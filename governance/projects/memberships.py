@@ -11,7 +11,14 @@ from sqlalchemy.orm import Session
 from governance.audit.record import record
 from governance.auth.principal import Principal
 from governance.core.clock import utcnow
-from governance.core.errors import Conflict, DuplicateError, Forbidden, InvalidInput, NotFound, SeparationOfDuties
+from governance.core.errors import (
+    Conflict,
+    DuplicateError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    SeparationOfDuties,
+)
 from governance.core.pagination import keyset_page
 from governance.enforcement.triggers import access_changed
 from governance.models.identity import User
@@ -39,7 +46,9 @@ def get_member(session: Session, project: Project, member_id: uuid.UUID) -> Memb
     return row
 
 
-def request_membership(session: Session, principal: Principal, project: Project, body: MemberCreate) -> Membership:
+def request_membership(
+    session: Session, principal: Principal, project: Project, body: MemberCreate
+) -> Membership:
     if project.status not in OPEN_PROJECT_STATES:
         raise Conflict(f"members cannot be added to a {project.status} project")
     user = session.scalar(select(User).where(User.username == body.username))
@@ -59,12 +68,26 @@ def request_membership(session: Session, principal: Principal, project: Project,
         existing.requested_by_id = principal.user_id
         row = existing
     else:
-        row = Membership(id=uuid.uuid4(), project_id=project.id, user_id=user.id, role=body.role,
-                         status="requested", expires_at=body.expires_at, requested_by_id=principal.user_id)
+        row = Membership(
+            id=uuid.uuid4(),
+            project_id=project.id,
+            user_id=user.id,
+            role=body.role,
+            status="requested",
+            expires_at=body.expires_at,
+            requested_by_id=principal.user_id,
+        )
         session.add(row)
     session.flush()
-    record(session, principal, "membership.request", "membership", row.id, project_id=project.id,
-           summary={"user": user.username, "role": body.role, "expires_at": body.expires_at})
+    record(
+        session,
+        principal,
+        "membership.request",
+        "membership",
+        row.id,
+        project_id=project.id,
+        summary={"user": user.username, "role": body.role, "expires_at": body.expires_at},
+    )
     return row
 
 
@@ -77,12 +100,21 @@ def decide_membership(
     if row.requested_by_id == principal.user_id:
         raise SeparationOfDuties("the person who asked for this membership cannot also decide it")
     if is_member(session, project, principal.user_id):
-        raise SeparationOfDuties(f"you are involved in project {project.slug!r}, so you cannot decide its memberships")
+        raise SeparationOfDuties(
+            f"you are involved in project {project.slug!r}, so you cannot decide its memberships"
+        )
     row.status = new_state
     row.decided_by_id, row.decided_at = principal.user_id, utcnow()
     session.flush()
-    record(session, principal, f"membership.{action}", "membership", row.id, project_id=project.id,
-           summary={"user_id": row.user_id, "to": new_state, "note": note})
+    record(
+        session,
+        principal,
+        f"membership.{action}",
+        "membership",
+        row.id,
+        project_id=project.id,
+        summary={"user_id": row.user_id, "to": new_state, "note": note},
+    )
     return row
 
 
@@ -99,13 +131,17 @@ def update_membership(
     for key, value in changes.items():
         setattr(row, key, value)
     session.flush()
-    record(session, principal, "membership.update", "membership", row.id, project_id=project.id, summary=changes)
+    record(
+        session, principal, "membership.update", "membership", row.id, project_id=project.id, summary=changes
+    )
     if "expires_at" in changes:
         access_changed(session, "membership.update", project_id=project.id, user_id=row.user_id)
     return row
 
 
-def remove_membership(session: Session, principal: Principal, project: Project, row: Membership) -> Membership:
+def remove_membership(
+    session: Session, principal: Principal, project: Project, row: Membership
+) -> Membership:
     allowed = (
         principal.user_id in (project.lead_id, row.user_id)
         or principal.has("approve:memberships")
@@ -119,7 +155,14 @@ def remove_membership(session: Session, principal: Principal, project: Project, 
         raise Conflict("this membership was already removed")
     row.removed_at = utcnow()
     session.flush()
-    record(session, principal, "membership.remove", "membership", row.id, project_id=project.id,
-           summary={"user_id": row.user_id})
+    record(
+        session,
+        principal,
+        "membership.remove",
+        "membership",
+        row.id,
+        project_id=project.id,
+        summary={"user_id": row.user_id},
+    )
     access_changed(session, "membership.remove", project_id=project.id, user_id=row.user_id)
     return row

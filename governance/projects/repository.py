@@ -26,7 +26,9 @@ def visible_projects(principal: Principal) -> Select[tuple[Project]]:
         Membership.user_id == principal.user_id,
         Membership.removed_at.is_(None),
     )
-    return stmt.where(or_(Project.lead_id == principal.user_id, Project.created_by_id == principal.user_id, member))
+    return stmt.where(
+        or_(Project.lead_id == principal.user_id, Project.created_by_id == principal.user_id, member)
+    )
 
 
 def ref_clause(ref: str) -> object:

@@ -8,7 +8,17 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from governance.core.schemas import LongText, Note, RequestBody, ResponseBody, ShortText, Slug, Tier, Title, Username
+from governance.core.schemas import (
+    LongText,
+    Note,
+    RequestBody,
+    ResponseBody,
+    ShortText,
+    Slug,
+    Tier,
+    Title,
+    Username,
+)
 
 MemberRole = Literal["lead", "researcher", "viewer"]
 

@@ -11,7 +11,14 @@ from governance.audit.record import record
 from governance.auth.principal import Principal
 from governance.config import get_settings
 from governance.core.clock import utcnow
-from governance.core.errors import Conflict, DuplicateError, Forbidden, InvalidInput, NotFound, SeparationOfDuties
+from governance.core.errors import (
+    Conflict,
+    DuplicateError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    SeparationOfDuties,
+)
 from governance.enforcement.triggers import access_changed
 from governance.models.identity import Organisation, User
 from governance.models.projects import Membership, Project, ProjectApproval
@@ -55,13 +62,25 @@ def create_project(session: Session, principal: Principal, body: ProjectCreate) 
     session.flush()  # no ORM relationships: parents are flushed before children
     session.add(
         Membership(
-            id=uuid.uuid4(), project_id=project.id, user_id=lead_id, role="lead", status="approved",
-            requested_by_id=principal.user_id, decided_at=utcnow(),
+            id=uuid.uuid4(),
+            project_id=project.id,
+            user_id=lead_id,
+            role="lead",
+            status="approved",
+            requested_by_id=principal.user_id,
+            decided_at=utcnow(),
         )
     )
     session.flush()
-    record(session, principal, "project.create", "project", project.id, project_id=project.id,
-           summary={"slug": project.slug, "tier": project.tier})
+    record(
+        session,
+        principal,
+        "project.create",
+        "project",
+        project.id,
+        project_id=project.id,
+        summary={"slug": project.slug, "tier": project.tier},
+    )
     return project
 
 
@@ -75,7 +94,9 @@ def update_project(session: Session, principal: Principal, project: Project, bod
         raise Conflict("a closed project cannot be changed")
     if not steward and not (lead and project.status in EDITABLE_BY_LEAD):
         if lead:
-            raise Conflict(f"the lead can edit a project only while it is draft or returned (it is {project.status})")
+            raise Conflict(
+                f"the lead can edit a project only while it is draft or returned (it is {project.status})"
+            )
         raise Forbidden("only the project lead or a data steward may change this project")
     starts = changes.get("starts_on", project.starts_on)
     ends = changes.get("ends_on", project.ends_on)
@@ -85,8 +106,15 @@ def update_project(session: Session, principal: Principal, project: Project, bod
     for key, value in changes.items():
         setattr(project, key, value)
     session.flush()
-    record(session, principal, "project.update", "project", project.id, project_id=project.id,
-           summary={"before": before, "after": changes})
+    record(
+        session,
+        principal,
+        "project.update",
+        "project",
+        project.id,
+        project_id=project.id,
+        summary={"before": before, "after": changes},
+    )
     if "ends_on" in changes or "tier" in changes:
         access_changed(session, "project.update", project_id=project.id)
     return project
@@ -121,8 +149,15 @@ def transition(session: Session, principal: Principal, project: Project, action:
         raise Forbidden(f"only data stewards may {action} projects")
     project.status = new_state
     session.flush()
-    record(session, principal, f"project.{action}", "project", project.id, project_id=project.id,
-           summary={"from": state_before, "to": new_state, "note": note})
+    record(
+        session,
+        principal,
+        f"project.{action}",
+        "project",
+        project.id,
+        project_id=project.id,
+        summary={"from": state_before, "to": new_state, "note": note},
+    )
     if new_state in ("suspended", "closed"):
         access_changed(session, f"project.{action}", project_id=project.id)
     return project
@@ -138,14 +173,26 @@ def _approve(session: Session, principal: Principal, project: Project, note: str
     )
     if already is not None:
         raise Conflict("you have already approved this application; another steward must approve it too")
-    session.add(ProjectApproval(id=uuid.uuid4(), project_id=project.id, steward_id=principal.user_id,
-                                review_round=project.review_round, note=note))
-    session.flush()
-    count = session.scalar(
-        select(func.count()).select_from(ProjectApproval).where(
-            ProjectApproval.project_id == project.id, ProjectApproval.review_round == project.review_round
+    session.add(
+        ProjectApproval(
+            id=uuid.uuid4(),
+            project_id=project.id,
+            steward_id=principal.user_id,
+            review_round=project.review_round,
+            note=note,
         )
-    ) or 0
+    )
+    session.flush()
+    count = (
+        session.scalar(
+            select(func.count())
+            .select_from(ProjectApproval)
+            .where(
+                ProjectApproval.project_id == project.id, ProjectApproval.review_round == project.review_round
+            )
+        )
+        or 0
+    )
     required = get_settings().approvals_required(project.tier)
     if count >= required:
         return PROJECT_LIFECYCLE.next_state("in_review", "complete")
@@ -153,9 +200,13 @@ def _approve(session: Session, principal: Principal, project: Project, note: str
 
 
 def approvals_of(session: Session, project: Project) -> list[ProjectApproval]:
-    return list(session.scalars(
-        select(ProjectApproval).where(ProjectApproval.project_id == project.id).order_by(ProjectApproval.created_at)
-    ))
+    return list(
+        session.scalars(
+            select(ProjectApproval)
+            .where(ProjectApproval.project_id == project.id)
+            .order_by(ProjectApproval.created_at)
+        )
+    )
 
 
 def ensure_exists(project: Project | None, ref: str) -> Project:

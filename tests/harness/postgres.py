@@ -67,20 +67,52 @@ class PostgresServer:
                 for path in (self.dir, sockets):
                     os.chown(path, entry.pw_uid, entry.pw_gid)
             done = run_bounded(
-                [str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
-                 "--locale=C", "--no-sync", "--no-instructions"],
-                timeout=120, user=self._os_user, cwd=self.dir,
-            )  # fmt: skip
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(data),
+                    "-A",
+                    "trust",
+                    "-U",
+                    "postgres",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                    "--no-sync",
+                    "--no-instructions",
+                ],
+                timeout=120,
+                user=self._os_user,
+                cwd=self.dir,
+            )
             if done.returncode != 0:
                 raise ServiceStartError(f"initdb failed with code {done.returncode}:\n{done.output[-4000:]}")
             self.port = free_port()
             self._process = ServiceProcess(
                 "postgres",
-                [str(bin_dir / "postgres"), "-D", str(data), "-p", str(self.port), "-k", str(sockets),
-                 "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-                 "-c", "full_page_writes=off", "-c", "max_connections=200"],
-                log_path=self.dir / "postgres.log", cwd=self.dir, user=self._os_user,
-            )  # fmt: skip
+                [
+                    str(bin_dir / "postgres"),
+                    "-D",
+                    str(data),
+                    "-p",
+                    str(self.port),
+                    "-k",
+                    str(sockets),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "synchronous_commit=off",
+                    "-c",
+                    "full_page_writes=off",
+                    "-c",
+                    "max_connections=200",
+                ],
+                log_path=self.dir / "postgres.log",
+                cwd=self.dir,
+                user=self._os_user,
+            )
             self._process.start()
             self._process.wait_ready(self._accepts_queries, timeout=self.start_timeout, what="SELECT 1")
             self.create_database(self.database)

@@ -9,10 +9,12 @@ exits is stopped by an atexit hook.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import itertools
 import os
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -93,15 +95,11 @@ def _alive(pid: int) -> bool:
 
 def _signal_all(pids: set[int], pgid: int | None, sig: int) -> None:
     if pgid is not None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
@@ -225,7 +223,12 @@ class ServiceProcess:
 @dataclass(frozen=True)
 class Completed:
     returncode: int
-    output: str
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
 
 
 def run_bounded(
@@ -238,28 +241,35 @@ def run_bounded(
 ) -> Completed:
     """Run a short-lived command in its own session; on timeout kill its whole tree and raise.
 
-    Helpers it leaves behind in its process group (Chromium's crash handler, for example) are
-    killed when it returns.
+    Output goes to temp files rather than pipes, so a helper that outlives the command and keeps
+    its stdout open (Chromium's crash handler, for example) cannot make us wait; such helpers are
+    killed with the process group when the command returns.
     """
-    proc = subprocess.Popen(
-        list(argv),
-        cwd=cwd,
-        env=dict(env) if env is not None else None,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        user=user,
-        group=user,
-        extra_groups=[] if user is not None else None,
-    )
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _signal_all(descendants(proc.pid) | {proc.pid}, proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate()
-        text = out.decode(errors="replace")[-4000:]
-        raise TimeoutError(f"{argv[0]} did not finish within {timeout:.0f} s; output:\n{text}") from None
-    leftovers = descendants(proc.pid)
-    _signal_all(leftovers, proc.pid, signal.SIGKILL)
-    return Completed(proc.returncode, out.decode(errors="replace"))
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+            user=user,
+            group=user,
+            extra_groups=[] if user is not None else None,
+        )
+        try:
+            proc.wait(timeout=timeout)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        _signal_all(descendants(proc.pid) | ({proc.pid} if timed_out else set()), proc.pid, signal.SIGKILL)
+        proc.wait()
+        out.seek(0)
+        err.seek(0)
+        done = Completed(
+            proc.returncode, out.read().decode(errors="replace"), err.read().decode(errors="replace")
+        )
+    if timed_out:
+        raise TimeoutError(f"{argv[0]} did not finish within {timeout:.0f} s; output:\n{done.output[-4000:]}")
+    return done

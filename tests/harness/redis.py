@@ -15,7 +15,9 @@ from .process import ServiceProcess, ServiceStartError, track, untrack
 
 
 def redis_server_binary() -> str:
-    found = shutil.which("redis-server") or ("/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None)
+    found = shutil.which("redis-server") or (
+        "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
+    )
     if found is None:
         raise ServiceStartError("redis-server not found; run scripts/ensure-system-deps.sh")
     return found
@@ -43,10 +45,26 @@ class RedisServer:
             self.port = free_port()
             self._process = ServiceProcess(
                 "redis-server",
-                [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                 "--dir", str(self.dir), "--daemonize", "no", "--protected-mode", "yes"],
-                log_path=self.dir / "redis.log", cwd=self.dir,
-            )  # fmt: skip
+                [
+                    binary,
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(self.dir),
+                    "--daemonize",
+                    "no",
+                    "--protected-mode",
+                    "yes",
+                ],
+                log_path=self.dir / "redis.log",
+                cwd=self.dir,
+            )
             self._process.start()
             self._process.wait_ready(self._pings, timeout=self.start_timeout, what="PING")
         except BaseException:

@@ -20,6 +20,7 @@ from typing import IO, Any, Protocol
 
 from governance.outputs.checks.base import CheckContext, CheckResult, FindingCollector
 from governance.outputs.checks.detect import ARCHIVE_KINDS, describe, detect
+from governance.outputs.checks.zipguard import read_zip_directory
 from governance.outputs.risk_profile import ArchiveLimits
 
 READ_BYTES = 64 * 1024
@@ -161,6 +162,18 @@ def _inspect(handle: IO[bytes], kind: str, budget: _Budget, *, depth: int, name:
 
 
 def _inspect_zip(handle: IO[bytes], budget: _Budget, depth: int) -> None:
+    directory = read_zip_directory(handle)
+    if directory is None:
+        raise zipfile.BadZipFile("no end-of-central-directory record")
+    limit = budget.limits.max_members
+    if directory.entries > limit or directory.directory_bytes > max(1 << 20, limit * 1024):
+        raise _LimitExceeded(
+            ArchiveProblem(
+                "too_many_members",
+                f"The archive declares {directory.entries:,} members ({directory.directory_bytes:,} bytes of "
+                f"directory), more than the limit of {limit:,} members.",
+            )
+        )
     with zipfile.ZipFile(handle) as archive:
         infos = archive.infolist()
         if len(infos) > budget.limits.max_members:

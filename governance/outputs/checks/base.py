@@ -68,8 +68,8 @@ class CheckContext:
     file_name: str
     profile: RiskProfile
     contributions_column: str | None = None
-    contributions_path: Path | None = None
     previous_release_tables: list[Path] = field(default_factory=list)
+    contributions_path: Path | None = None
     clamd_address: str | None = None
     clamd_timeout_seconds: float = 60.0
     clamd_max_stream_bytes: int = 25 * 1024 * 1024

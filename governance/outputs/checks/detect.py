@@ -12,9 +12,10 @@ from pathlib import Path, PurePosixPath
 
 from governance.outputs.checks.base import CheckContext
 from governance.outputs.checks.memo import memoised
+from governance.outputs.checks.zipguard import DETECT_MAX_DIRECTORY_BYTES, read_zip_directory
 
 HEAD_BYTES = 64 * 1024
-JSON_PARSE_LIMIT = 32 * 1024 * 1024
+JSON_PARSE_LIMIT = 8 * 1024 * 1024  # larger JSON-looking files are presumed JSON, not parsed
 SNIFF_LINES = 50
 DELIMITERS = ("\t", ",", ";", "|")
 
@@ -64,9 +65,9 @@ _MAGIC: tuple[tuple[bytes, int, str], ...] = (
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 _OTHER_BINARY = (
     b"\x7fELF",
-    b"MZ",
-    b"GIF8",
-    b"BZh",
+    b"MZ\x90\x00",
+    b"GIF87a",
+    b"GIF89a",
     b"\xfd7zXZ\x00",
     b"\xd0\xcf\x11\xe0",
     b"\xca\xfe\xba\xbe",
@@ -141,8 +142,14 @@ def _content_kind(path: Path, head: bytes, size: int) -> tuple[str, str | None, 
 
 def _zip_kind(path: Path) -> tuple[str, str | None, str | None]:
     try:
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
+        with path.open("rb") as handle:
+            directory = read_zip_directory(handle)
+            if directory is None:
+                return "zip", None, "The ZIP container is damaged and cannot be opened."
+            if directory.directory_bytes > DETECT_MAX_DIRECTORY_BYTES:
+                return "zip", None, "The ZIP container's directory is too large to inspect."
+            with zipfile.ZipFile(handle) as archive:
+                names = archive.namelist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         return "zip", None, "The ZIP container is damaged and cannot be opened."
     if "[Content_Types].xml" in names and any(name.startswith("xl/") for name in names):
@@ -162,7 +169,7 @@ def _decode_head(head: bytes, *, complete: bool) -> str | None:
 def _text_kind(path: Path, text: str, size: int, *, complete: bool) -> tuple[str, str | None, str | None]:
     stripped = text.lstrip()
     lowered = stripped[:512].lower()
-    if stripped[:1] in ("{", "[") and _parses_as_json(path, size):
+    if stripped[:1] in ("{", "[") and (size > JSON_PARSE_LIMIT or _parses_as_json(path)):
         return "json", None, None
     if lowered.startswith("<svg") or ("<svg" in lowered and lowered.startswith("<?xml")):
         return "svg", None, None
@@ -176,9 +183,7 @@ def _text_kind(path: Path, text: str, size: int, *, complete: bool) -> tuple[str
     return "txt", None, None
 
 
-def _parses_as_json(path: Path, size: int) -> bool:
-    if size > JSON_PARSE_LIMIT:
-        return False
+def _parses_as_json(path: Path) -> bool:
     try:
         json.loads(path.read_bytes())
     except (ValueError, RecursionError):

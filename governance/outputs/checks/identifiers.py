@@ -31,12 +31,12 @@ _BIRTH_MIN_AGE_DAYS = 16 * 365
 _DAY_SECONDS = 86_400
 
 _VALUE_KINDS: tuple[tuple[str, str, str], ...] = (
-    ("email", patterns.EMAIL, "an e-mail address"),
+    ("email", patterns.EMAIL_RE2, "an e-mail address"),
     ("phone", f"{patterns.PHONE_UK}|{patterns.PHONE_INTL}", "a phone number"),
     ("postcode", patterns.POSTCODE, "a full UK postcode"),
 )
 _TEXT_PATTERNS: tuple[tuple[str, re.Pattern[str], str, str | None], ...] = (
-    ("email", re.compile(patterns.EMAIL), "an e-mail address", "@"),
+    ("email", re.compile(patterns.EMAIL_TEXT), "an e-mail address", "@"),
     ("phone", re.compile(patterns.PHONE_UK), "a phone number", None),
     ("phone", re.compile(patterns.PHONE_INTL), "a phone number", "+"),
     ("postcode", re.compile(patterns.POSTCODE), "a full UK postcode", None),
@@ -98,8 +98,7 @@ def _scan_table(named: NamedTable, found: FindingCollector) -> None:
         if label is not None:
             found.add(
                 "identifier_column",
-                f"Column '{name}' is named like {label}; direct identifiers must "
-                "not leave the environment.",
+                f"Column '{name}' is named like {label}; direct identifiers must not leave the environment.",
                 {"column": name, **where},
                 status="review",
             )

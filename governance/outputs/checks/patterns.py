@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import re
 
-EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+# Quantifiers are bounded so that Python's backtracking engine stays linear on hostile input (a 1 MB
+# line of word characters); the text scanner also anchors the local part with a lookbehind.
+EMAIL = r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}"
+EMAIL_TEXT = r"(?<![A-Za-z0-9._%+-])" + EMAIL
+# RE2 (Arrow) runs in linear time whatever the pattern, and is faster with unbounded repetition.
+EMAIL_RE2 = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
 # UK numbers: +44 or 0, then 9-10 more digits in common groupings; international: + and 8-14 digits.
 PHONE_UK = r"(?:\+44\s?\(?0?\)?\s?|\b0)\d{2,4}[\s-]?\d{3,4}[\s-]?\d{3,4}\b"
 PHONE_INTL = r"\+[1-9]\d{0,2}[\s.-]?\(?\d{1,4}\)?(?:[\s.-]?\d{2,4}){2,4}\b"
@@ -52,7 +57,10 @@ IDENTIFIER_COLUMNS: tuple[tuple[str, str], ...] = (
         r"|^mrn$|^hospital_(?:no|number)$|^medical_record_(?:no|number)$|^pid$",
         "a person identifier",
     ),
-    (r"(?:^|_)(?:ni|national_insurance)_?(?:no|number)(?:_|$)|^ssn$|(?:^|_)passport(?:_|$)", "a national ID number"),
+    (
+        r"(?:^|_)(?:ni|national_insurance)_?(?:no|number)(?:_|$)|^ssn$|(?:^|_)passport(?:_|$)",
+        "a national ID number",
+    ),
     (r"(?:^|_)(?:address|street|addr)(?:_|$)|^address_line", "an address"),
     (r"^(?:post_?code|postal_code|zip|zip_?code)$", "a postcode"),
     (r"(?:^|_)e_?mail(?:_|$)", "an e-mail address"),

@@ -7,7 +7,7 @@ from typing import Any
 
 from governance.outputs.checks.base import CheckContext, CheckResult, FindingCollector
 from governance.outputs.checks.detect import detect
-from governance.outputs.checks.tables import table_shape
+from governance.outputs.checks.tables import TableError, table_shape
 from governance.outputs.checks.textscan import text_stats
 
 
@@ -76,10 +76,12 @@ class SizeCheck:
         self, path: Path, ctx: CheckContext, found: FindingCollector, parameters: dict[str, Any]
     ) -> None:
         profile = ctx.profile
-        shape = table_shape(path, ctx)
-        if shape is None:
-            return  # unreadable: the tabular check reports it
-        rows, columns = shape
+        try:
+            rows, columns = table_shape(path, ctx)
+        except TableError as exc:
+            if exc.code in ("too_many_rows", "too_many_columns"):
+                found.add(exc.code, exc.message)
+            return  # otherwise unreadable: the tabular check reports it
         parameters.update(rows=rows, columns=columns)
         if rows > profile.max_rows:
             found.add(

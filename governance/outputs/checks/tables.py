@@ -49,19 +49,22 @@ def load_tables_from(path: Path, profile: RiskProfile, file_name: str | None = N
     return _load(path, detection, profile, None)
 
 
-def table_shape(path: Path, ctx: CheckContext) -> tuple[int, int] | None:
-    """(rows, columns) of the largest sheet, without reading everything where the format allows."""
+def table_shape(path: Path, ctx: CheckContext) -> tuple[int, int]:
+    """(rows, columns) of the largest sheet, without reading everything where the format allows.
+
+    Raises TableError when the file cannot be read, including "too_many_rows"/"too_many_columns" for a
+    workbook whose reading stopped at the limit.
+    """
     detection = detect(path, ctx)
     if detection.table_kind == "parquet":
         try:
             meta = pq.ParquetFile(path).metadata
-        except (pa.ArrowException, OSError):
-            return None
+        except (pa.ArrowException, OSError) as exc:
+            raise TableError(
+                "malformed_file", f"The Parquet file could not be read: {_short(exc)}."
+            ) from None
         return int(meta.num_rows), int(meta.num_columns)
-    try:
-        tables = load_tables(path, ctx)
-    except TableError:
-        return None
+    tables = load_tables(path, ctx)
     rows = max((named.table.num_rows for named in tables), default=0)
     columns = max((named.table.num_columns for named in tables), default=0)
     return rows, columns
@@ -162,20 +165,20 @@ def _read_xlsx(path: Path, profile: RiskProfile) -> list[NamedTable]:
         for sheet in workbook.worksheets:
             rows: list[tuple[Any, ...]] = []
             for row in sheet.iter_rows(values_only=True, max_col=profile.max_columns + 1):
+                width = _width(row)
+                if not width:
+                    continue
+                if width > profile.max_columns:
+                    raise TableError(
+                        "too_many_columns",
+                        f"Sheet '{sheet.title}' has more than {profile.max_columns:,} columns; not read.",
+                    )
                 if len(rows) > profile.max_rows:
                     raise TableError(
                         "too_many_rows",
-                        f"Sheet '{sheet.title}' has more than "
-                        f"{profile.max_rows:,} data rows, so it was not read.",
+                        f"Sheet '{sheet.title}' has more than {profile.max_rows:,} data rows; not read.",
                     )
-                if any(value is not None for value in row):
-                    rows.append(tuple(row))
-            if rows and len(rows[0]) > profile.max_columns:
-                raise TableError(
-                    "too_many_columns",
-                    f"Sheet '{sheet.title}' has more than "
-                    f"{profile.max_columns:,} columns, so it was not read.",
-                )
+                rows.append(tuple(row[:width]))
             sheets.append(NamedTable(sheet.title, _rows_to_table(rows)))
         return sheets
     except TableError:
@@ -184,6 +187,14 @@ def _read_xlsx(path: Path, profile: RiskProfile) -> list[NamedTable]:
         raise TableError("malformed_file", f"The workbook could not be read: {_short(exc)}.") from None
     finally:
         workbook.close()
+
+
+def _width(row: tuple[Any, ...]) -> int:
+    """Cells up to the last non-empty one (read-only sheets pad rows with None)."""
+    for index in range(len(row) - 1, -1, -1):
+        if row[index] is not None:
+            return index + 1
+    return 0
 
 
 def _rows_to_table(rows: list[tuple[Any, ...]]) -> pa.Table:

@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 
 from governance.outputs.checks.base import CheckContext, CheckResult, FindingCollector, Status
 from governance.outputs.checks.columns import DOF_NAMES, EXTREME_TOKENS, Column, classify, name_tokens
-from governance.outputs.checks.detect import detect
+from governance.outputs.checks.detect import TABLE_KINDS, describe, detect
 from governance.outputs.checks.dominance import check_dominance
 from governance.outputs.checks.tables import NamedTable, TableError, load_tables, load_tables_from
 
@@ -26,8 +26,15 @@ class TabularCheck:
         profile = ctx.profile
         found = FindingCollector(profile.max_findings)
         parameters: dict[str, Any] = profile.thresholds()
-        if path.stat().st_size == 0 or not detect(path, ctx).is_table:
+        detection = detect(path, ctx) if path.stat().st_size else None
+        if detection is None or not detection.is_table:
             parameters["applicable"] = False
+            if detection is not None and detection.extension_kind in TABLE_KINDS:
+                found.add(
+                    "malformed_file",
+                    f"The file is named as a table (.{detection.extension}) but its content is "
+                    f"{describe(detection.content_kind)}, so it could not be checked.",
+                )
             return found.result(self.name, self.version, parameters)
         parameters["applicable"] = True
         try:
