@@ -32,31 +32,53 @@ def main() -> None:
         seed_s = time.perf_counter() - began
         with psycopg.connect(url) as conn:
             conn.execute("ANALYZE")
-            counts = {t: conn.execute(f"select count(*) from {t}").fetchone()[0]  # type: ignore[index]
-                      for t in ("users", "projects", "datasets", "memberships", "grants")}
+            counts = {
+                t: conn.execute(f"select count(*) from {t}")  # noqa: S608 - fixed table names.fetchone()[0]  # type: ignore[index]
+                for t in ("users", "projects", "datasets", "memberships", "grants")
+            }
             user_ids = [str(r[0]) for r in conn.execute("select id from users order by random() limit 1000")]
-        token = run_cli(url, "token", "create", "--username", "aud", "--expires-in", "2h").strip().splitlines()[-1]
+        token = (
+            run_cli(url, "token", "create", "--username", "aud", "--expires-in", "2h")
+            .strip()
+            .splitlines()[-1]
+        )
         headers = {"Authorization": f"Bearer {token}"}
         base = stack.enter_context(server(url, args.port, workers=args.workers))
         deep_cursor = None
         with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
             cursor = None
             for _ in range(25):  # 25 pages of 200 = 5,000 rows deep
-                page = client.get("/api/v1/projects", params={"limit": 200, **({"cursor": cursor} if cursor else {})})
+                page = client.get(
+                    "/api/v1/projects", params={"limit": 200, **({"cursor": cursor} if cursor else {})}
+                )
                 page.raise_for_status()
                 cursor = page.json()["next_cursor"]
             deep_cursor = cursor
         n = args.requests
         results = [
             drive("GET /healthz (baseline)", base, lambda c, i: c.build_request("GET", "/healthz"), total=n),
-            drive("GET /projects first page", base,
-                  lambda c, i: c.build_request("GET", "/api/v1/projects", headers=headers), total=n),
-            drive("GET /projects 5,000 rows deep", base,
-                  lambda c, i: c.build_request("GET", "/api/v1/projects", params={"cursor": deep_cursor},
-                                               headers=headers), total=n),
-            drive("GET /users/{id}", base,
-                  lambda c, i: c.build_request("GET", f"/api/v1/users/{user_ids[i % len(user_ids)]}",
-                                               headers=headers), total=n),
+            drive(
+                "GET /projects first page",
+                base,
+                lambda c, i: c.build_request("GET", "/api/v1/projects", headers=headers),
+                total=n,
+            ),
+            drive(
+                "GET /projects 5,000 rows deep",
+                base,
+                lambda c, i: c.build_request(
+                    "GET", "/api/v1/projects", params={"cursor": deep_cursor}, headers=headers
+                ),
+                total=n,
+            ),
+            drive(
+                "GET /users/{id}",
+                base,
+                lambda c, i: c.build_request(
+                    "GET", f"/api/v1/users/{user_ids[i % len(user_ids)]}", headers=headers
+                ),
+                total=n,
+            ),
         ]
     print(f"\nseed --scale large: {seed_s:.1f} s for {counts}")
     print(f"\n50 concurrent clients, {args.workers} server workers, {n} requests each\n")

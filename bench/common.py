@@ -39,16 +39,26 @@ class Result:
 
     def row(self, baseline: Result | None = None) -> str:
         ratio = f"{self.rps / baseline.rps:6.2f}" if baseline and baseline.rps else "     -"
-        return (f"| {self.name:<34} | {self.requests:>7} | {self.errors:>4} | {self.pct(50):>8.2f} | "
-                f"{self.pct(99):>8.2f} | {self.rps:>9.1f} | {ratio} |")
+        return (
+            f"| {self.name:<34} | {self.requests:>7} | {self.errors:>4} | {self.pct(50):>8.2f} | "
+            f"{self.pct(99):>8.2f} | {self.rps:>9.1f} | {ratio} |"
+        )
 
 
-HEADER = ("| endpoint                           | requests | errs | p50 ms   | p99 ms   | req/s     | ×base  |\n"
-          "|------------------------------------|----------|------|----------|----------|-----------|--------|")
+HEADER = (
+    "| endpoint                           | requests | errs | p50 ms   | p99 ms   | req/s     | x base |\n"
+    "|------------------------------------|----------|------|----------|----------|-----------|--------|"
+)
 
 
-async def _drive(name: str, client: httpx.AsyncClient, make: Callable[[int], httpx.Request], concurrency: int,
-                 total: int, deadline_s: float) -> Result:
+async def _drive(
+    name: str,
+    client: httpx.AsyncClient,
+    make: Callable[[int], httpx.Request],
+    concurrency: int,
+    total: int,
+    deadline_s: float,
+) -> Result:
     latencies: list[float] = []
     errors = 0
     counter = iter(range(total))
@@ -74,8 +84,16 @@ async def _drive(name: str, client: httpx.AsyncClient, make: Callable[[int], htt
     return Result(name, len(latencies), errors, time.perf_counter() - began, latencies)
 
 
-def drive(name: str, base_url: str, make: Callable[[httpx.AsyncClient, int], httpx.Request], *,
-          concurrency: int = 50, total: int = 5000, deadline_s: float = 60.0, warmup: int = 200) -> Result:
+def drive(
+    name: str,
+    base_url: str,
+    make: Callable[[httpx.AsyncClient, int], httpx.Request],
+    *,
+    concurrency: int = 50,
+    total: int = 5000,
+    deadline_s: float = 60.0,
+    warmup: int = 200,
+) -> Result:
     async def run() -> Result:
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30.0) as client:
@@ -97,9 +115,16 @@ def postgres() -> Iterator[str]:
 
 
 @contextmanager
-def server(database_url: str, port: int, workers: int = 1, extra_env: dict[str, str] | None = None) -> Iterator[str]:
-    env = {**os.environ, "GOVERNANCE_DATABASE_URL": database_url, "GOVERNANCE_ENV": "test",
-           "GOVERNANCE_LOG_LEVEL": "WARNING", **(extra_env or {})}
+def server(
+    database_url: str, port: int, workers: int = 1, extra_env: dict[str, str] | None = None
+) -> Iterator[str]:
+    env = {
+        **os.environ,
+        "GOVERNANCE_DATABASE_URL": database_url,
+        "GOVERNANCE_ENV": "test",
+        "GOVERNANCE_LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
+    }
     proc = subprocess.Popen(
         [str(ROOT / ".venv/bin/governance"), "serve", "--port", str(port), "--workers", str(workers)], env=env
     )
@@ -121,8 +146,9 @@ def server(database_url: str, port: int, workers: int = 1, extra_env: dict[str, 
 
 def run_cli(database_url: str, *args: str) -> str:
     env = {**os.environ, "GOVERNANCE_DATABASE_URL": database_url, "GOVERNANCE_ENV": "test"}
-    done = subprocess.run([str(ROOT / ".venv/bin/governance"), *args], env=env, check=True, capture_output=True,
-                          text=True)
+    done = subprocess.run(
+        [str(ROOT / ".venv/bin/governance"), *args], env=env, check=True, capture_output=True, text=True
+    )
     return done.stdout
 
 

@@ -63,8 +63,12 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", summary="The database is reachable and at the schema head", tags=["health"],
-             responses={503: {"description": "Not ready"}})
+    @app.get(
+        "/readyz",
+        summary="The database is reachable and at the schema head",
+        tags=["health"],
+        responses={503: {"description": "Not ready"}},
+    )
     def readyz(response: Response) -> dict[str, str]:
         problem = schema_problem(get_engine())
         if problem is None:
@@ -87,7 +91,9 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     def custom_openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
-        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
         schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = {
             "type": "http",
             "scheme": "bearer",

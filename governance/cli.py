@@ -97,8 +97,13 @@ def demo() -> None:
 
 
 @demo.command("seed")
-@click.option("--scale", type=click.Choice(["demo", "large"]), default="demo", show_default=True,
-              help="'large' adds 100k users, 10k projects, 50k datasets and 1M memberships + grants.")
+@click.option(
+    "--scale",
+    type=click.Choice(["demo", "large"]),
+    default="demo",
+    show_default=True,
+    help="'large' adds 100k users, 10k projects, 50k datasets and 1M memberships + grants.",
+)
 def demo_seed(scale: str) -> None:
     """Seed the demo cast of DESIGN.md (once; running it again changes nothing)."""
     from governance.core.db import transaction
@@ -123,7 +128,9 @@ def token() -> None:
 
 @token.command("create")
 @click.option("--username", required=True, help="The user the token acts as.")
-@click.option("--scopes", default=None, help="Comma-separated scopes (default: all scopes of the user's roles).")
+@click.option(
+    "--scopes", default=None, help="Comma-separated scopes (default: all scopes of the user's roles)."
+)
 @click.option("--expires-in", default="8h", show_default=True, help="Lifetime, e.g. 30m, 8h, 90d.")
 @click.option("--name", default="cli", show_default=True, help="A label to recognise the token by.")
 def token_create(username: str, scopes: str | None, expires_in: str, name: str) -> None:
@@ -189,15 +196,24 @@ def admin_grant_role(username: str, role: str) -> None:
         user = session.scalar(select(User).where(User.username == username))
         if user is None:
             raise click.ClickException(f"there is no user {username!r}")
-        exists = session.scalar(select(RoleBinding).where(RoleBinding.user_id == user.id, RoleBinding.role == role))
+        exists = session.scalar(
+            select(RoleBinding).where(RoleBinding.user_id == user.id, RoleBinding.role == role)
+        )
         if exists:
             click.echo(f"{username} already has {role}")
             return
         binding = RoleBinding(id=uuid.uuid4(), role=role, user_id=user.id, source="cli")
         session.add(binding)
         session.flush()
-        record(session, None, "role-binding.create", "role_binding", binding.id,
-               summary={"role": role, "user": username}, source="cli")
+        record(
+            session,
+            None,
+            "role-binding.create",
+            "role_binding",
+            binding.id,
+            summary={"role": role, "user": username},
+            source="cli",
+        )
     click.echo(f"granted {role} to {username}")
 
 

@@ -21,8 +21,13 @@ def policy() -> None:
 
 
 @policy.command("check")
-@click.option("--dir", "directory", type=click.Path(path_type=Path), default=None,
-              help="Policy directory (default GOVERNANCE_POLICY_DIR or policies/).")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Policy directory (default GOVERNANCE_POLICY_DIR or policies/).",
+)
 def policy_check(directory: Path | None) -> None:
     """Parse the policies and validate them against the schema; errors name the file and line."""
     from governance.decisions.engine import PolicyLoadError, check_policies
@@ -34,10 +39,19 @@ def policy_check(directory: Path | None) -> None:
 
 
 @policy.command("test")
-@click.option("--dir", "directory", type=click.Path(path_type=Path), default=None,
-              help="Policy directory (default GOVERNANCE_POLICY_DIR or policies/).")
-@click.option("--scenarios", type=click.Path(path_type=Path), default=None,
-              help="Scenario directory (default <policy dir>/tests).")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Policy directory (default GOVERNANCE_POLICY_DIR or policies/).",
+)
+@click.option(
+    "--scenarios",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Scenario directory (default <policy dir>/tests).",
+)
 def policy_test(directory: Path | None, scenarios: Path | None) -> None:
     """Run the scenario files: each states a situation and the expected verdict per safe."""
     from governance.decisions.engine import PolicyEngine, PolicyLoadError
@@ -51,9 +65,9 @@ def policy_test(directory: Path | None, scenarios: Path | None) -> None:
     results = run_scenarios(engine, scenarios or directory / "tests")
     failed = [r for r in results if not r.passed]
     for r in results:
-        click.echo(f"{'PASS' if r.passed else 'FAIL'}  {r.name}")
+        click.echo(f"{'PASS' if r.passed else 'FAIL'}  {r.file}: {r.name}")
         if not r.passed:
-            click.echo(f"      {r.message}")
+            click.echo("      " + "; ".join(r.failures))
     click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     if failed or not results:
         raise SystemExit(1)
@@ -65,7 +79,9 @@ def policy_test(directory: Path | None, scenarios: Path | None) -> None:
 def worker(concurrency: int, beat: bool) -> None:
     """Run a Celery worker (needs GOVERNANCE_BROKER_URL, e.g. redis://127.0.0.1:6379/0)."""
     if not get_settings().broker_url:
-        raise click.ClickException("set GOVERNANCE_BROKER_URL (e.g. redis://127.0.0.1:6379/0) to run a worker")
+        raise click.ClickException(
+            "set GOVERNANCE_BROKER_URL (e.g. redis://127.0.0.1:6379/0) to run a worker"
+        )
     from governance.worker import run_worker
 
     run_worker(concurrency, beat)
@@ -82,7 +98,9 @@ def enforcement_sweep() -> None:
     from governance.enforcement.service import sweep
 
     report = sweep()
-    click.echo(f"checked {report.checked} live servers; stopped {len(report.stopped)}; failed {len(report.failed)}")
+    click.echo(
+        f"checked {report.checked} live servers; stopped {len(report.stopped)}; failed {len(report.failed)}"
+    )
     for label in report.stopped:
         click.echo(f"stopped {label}")
     if report.failed:

@@ -11,6 +11,19 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEV_ONLY_SECRET = "dev-only-not-a-secret"  # noqa: S105 - refused outside GOVERNANCE_ENV=dev
+# Keycloak group paths (leading "/") and realm role names -> governance roles.
+DEFAULT_KEYCLOAK_SYNC_MAPPING: dict[str, str] = {
+    "/stewards": "data_steward",
+    "/output-checkers": "output_checker",
+    "/auditors": "auditor",
+    "/researchers": "researcher",
+    "/admins": "admin",
+    "data_steward": "data_steward",
+    "output_checker": "output_checker",
+    "auditor": "auditor",
+    "researcher": "researcher",
+    "admin": "admin",
+}
 
 
 class Settings(BaseSettings):
@@ -27,7 +40,9 @@ class Settings(BaseSettings):
 
     oidc_issuer: str | None = None
     oidc_audience: str = "governance-api"
-    oidc_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"])
+    oidc_algorithms: list[str] = Field(
+        default_factory=lambda: ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
+    )
     oidc_jwks_cache_seconds: int = 300
     oidc_provision_users: bool = True
 
@@ -48,6 +63,37 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # Browser login for the service's pages (authorization code + PKCE against GOVERNANCE_OIDC_ISSUER)
+    oidc_web_client_id: str = "governance-web"
+    oidc_web_client_secret: str = ""
+    oidc_redirect_url: str | None = None  # default {base_url}/auth/callback
+    oidc_web_scopes: str = "openid profile email"
+    session_cookie_name: str = "governance_session"
+    session_cookie_secure: bool = True  # False only with GOVERNANCE_ENV=dev|test over plain http
+    session_hours: float = 8.0
+
+    # Directory sync from Keycloak (python-keycloak admin client, client-credentials service account)
+    keycloak_url: str | None = None
+    keycloak_realm: str = "five-safes"
+    keycloak_issuer: str | None = None  # default {keycloak_url}/realms/{keycloak_realm}
+    keycloak_sync_client_id: str = "governance-sync"
+    keycloak_sync_client_secret: str = ""
+    keycloak_sync_mapping: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_KEYCLOAK_SYNC_MAPPING))
+    keycloak_sync_seconds: float = 300.0
+    keycloak_sync_page_size: int = Field(500, ge=1, le=5000)
+    keycloak_timeout_seconds: float = 10.0
+
+    # SAML service provider (pysaml2); IdP metadata from a URL or a file
+    saml_idp_metadata_url: str | None = None
+    saml_idp_metadata_file: Path | None = None
+    saml_sp_entity_id: str | None = None  # default {base_url}/saml/metadata
+    saml_sp_key_file: Path | None = None
+    saml_sp_cert_file: Path | None = None
+    saml_want_response_signed: bool = True
+    saml_want_assertions_signed: bool = True
+    saml_request_max_age_seconds: int = 600
+    saml_xmlsec_binary: str | None = None
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.env != "dev":
@@ -61,6 +107,33 @@ class Settings(BaseSettings):
         if not self.secret_key:
             self.secret_key = DEV_ONLY_SECRET
         return self
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_identity(self) -> Settings:
+        if not self.session_cookie_secure and (
+            self.env == "production" or not self.base_url.startswith("http://")
+        ):
+            raise ValueError(
+                "GOVERNANCE_SESSION_COOKIE_SECURE=false is allowed only with GOVERNANCE_ENV=dev or test and a "
+                "plain-http GOVERNANCE_BASE_URL: session cookies must otherwise be Secure"
+            )
+        return self
+
+    @property
+    def oidc_web_redirect_url(self) -> str:
+        return self.oidc_redirect_url or f"{self.base_url.rstrip('/')}/auth/callback"
+
+    @property
+    def saml_entity_id(self) -> str:
+        return self.saml_sp_entity_id or f"{self.base_url.rstrip('/')}/saml/metadata"
+
+    @property
+    def keycloak_realm_issuer(self) -> str | None:
+        if self.keycloak_issuer:
+            return self.keycloak_issuer.rstrip("/")
+        if not self.keycloak_url:
+            return None
+        return f"{self.keycloak_url.rstrip('/')}/realms/{self.keycloak_realm}"
 
     def approvals_required(self, tier: int) -> int:
         return self.approvals_by_tier.get(tier, max(self.approvals_by_tier.values(), default=1))

@@ -30,7 +30,12 @@ _counter = itertools.count()
 
 
 def _configure(monkeypatch: pytest.MonkeyPatch | None, url: str, **extra: str) -> None:
-    values = {"GOVERNANCE_DATABASE_URL": url, "GOVERNANCE_ENV": "test", "GOVERNANCE_JOBS_INLINE": "true", **extra}
+    values = {
+        "GOVERNANCE_DATABASE_URL": url,
+        "GOVERNANCE_ENV": "test",
+        "GOVERNANCE_JOBS_INLINE": "true",
+        **extra,
+    }
     for key, value in values.items():
         if monkeypatch is not None:
             monkeypatch.setenv(key, value)
@@ -115,7 +120,9 @@ def db_url(template_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 
 @pytest.fixture
-def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def empty_db_url(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
     """A database with no schema at all, configured as the service's database."""
     if BACKEND == "postgres":
         base: str = request.getfixturevalue("postgres_server")
@@ -173,8 +180,9 @@ def token_for(db_url: str) -> TokenFor:
             with transaction() as s:
                 user = s.scalar(select(User).where(User.username == username))
                 assert user is not None, f"no demo user {username}"
-                issued = issue_token(s, user, name="test", scopes=scopes, lifetime=timedelta(hours=1), actor=None,
-                                     audit=False)
+                issued = issue_token(
+                    s, user, name="test", scopes=scopes, lifetime=timedelta(hours=1), actor=None, audit=False
+                )
             cache[key] = {"Authorization": f"Bearer {issued.token}"}
         return cache[key]
 
@@ -188,8 +196,13 @@ def ids(db_url: str) -> dict[str, uuid.UUID]:
 
     result: dict[str, uuid.UUID] = {}
     with transaction() as s:
-        for model, col in ((User, User.username), (Project, Project.slug), (Dataset, Dataset.slug),
-                           (EnvironmentProfile, EnvironmentProfile.slug), (Organisation, Organisation.slug)):
+        for model, col in (
+            (User, User.username),
+            (Project, Project.slug),
+            (Dataset, Dataset.slug),
+            (EnvironmentProfile, EnvironmentProfile.slug),
+            (Organisation, Organisation.slug),
+        ):
             for name, row_id in s.execute(select(col, model.id)):  # type: ignore[attr-defined]
                 result[name] = row_id
     return result

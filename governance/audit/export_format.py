@@ -315,14 +315,14 @@ def _walk_lines(walk: ChainWalk, first: bytes, lines: Iterator[bytes], first_lin
     return None
 
 
-def _later_indices(lines: Iterator[bytes]) -> Iterator[object]:
+def _later_links(lines: Iterator[bytes]) -> Iterator[tuple[object, object]]:
     for line in lines:
         try:
             data = json.loads(line)
         except ValueError:
             continue
         if isinstance(data, dict) and isinstance(data.get("event"), dict):
-            yield data["event"].get("chain_index")
+            yield data["event"].get("chain_index"), data.get("prev_hash")
 
 
 def _slow_line(
@@ -361,7 +361,7 @@ def _slow_line(
             canonical: bytes | None = canonical_bytes(event)
         except (KeyError, TypeError, ValueError):
             canonical = None
-        walk.wrong_place(index, prev, stored, canonical, _later_indices(lines))
+        walk.wrong_place(index, prev, stored, canonical, _later_links(lines))
         return None
     try:
         canonical = canonical_bytes(event)
@@ -369,7 +369,7 @@ def _slow_line(
         walk.malformed(f"missing field {exc}" if isinstance(exc, KeyError) else str(exc))
         return None
     if prev != walk.prev_hex:
-        walk.broken_link(prev, stored, canonical)
+        walk.broken_link(prev, stored, canonical, _later_links(lines))
         return None
     raw = hashlib.sha256(walk.prev_raw + canonical).digest()
     if raw.hex() != stored:

@@ -174,39 +174,47 @@ class ChainWalk:
         prev_hash: object,
         stored_hash: object,
         canonical: bytes | None,
-        remaining: Iterator[object],
+        later: Iterator[tuple[object, object]],
     ) -> bool:
-        """An event whose chain_index is not the expected one; ``remaining`` yields the later indices."""
+        """An event whose chain_index is not the expected one; ``later`` yields (chain_index, prev_hash)
+        of the events after it."""
         e = self.expected
         if type(got) is not int or prev_hash == self.prev_hex:
             return self.fail(e, f"event {e} was modified (its chain_index reads {got!r})")
         if got == e - 1:
             if stored_hash == self.prev_hex:
                 return self.fail(e, f"event {got} appears twice (a duplicated event)")
-            if prev_hash == self.before_prev and _self_consistent(prev_hash, canonical, stored_hash):
-                # Two valid-looking versions of the same event: the first one seen was slipped in before it.
-                return self.fail(
-                    got, f"event {got} appears twice in two versions (one was inserted or forged)"
-                )
+            if prev_hash == self.before_prev or _self_consistent(prev_hash, canonical, stored_hash):
+                # Two valid-looking versions of one event: the one the log goes on from is the original.
+                following = next(later, None)
+                if following is None or following[1] == stored_hash:
+                    return self.fail(
+                        got, f"event {got} appears twice in two versions (the first was inserted)"
+                    )
+                return self.fail(e, f"event {got} appears twice in two versions (the second was inserted)")
         if got < e:
             return self.fail(e, f"events out of order at {e}: found event {got} again")
-        for later in remaining:
-            if later == e:
+        for index, _ in later:
+            if index == e:
                 return self.fail(e, f"events out of order at {e}: event {got} comes before it")
         if got == e + 1:
             return self.fail(e, f"gap: event {e} is missing")
         return self.fail(e, f"gap: events {e}-{got - 1} are missing")
 
-    def broken_link(self, prev_hash: object, stored_hash: object, canonical: bytes) -> bool:
+    def broken_link(
+        self, prev_hash: object, stored_hash: object, canonical: bytes, later: Iterator[tuple[object, object]]
+    ) -> bool:
         """The event is in place but its prev_hash is not the previous event's hash."""
         e = self.expected
         if not is_hash(prev_hash):
             return self.fail(e, f"event {e} was modified (its prev_hash is not a valid hash)")
-        assert isinstance(prev_hash, str)
-        if hashlib.sha256(bytes.fromhex(prev_hash) + canonical).hexdigest() != stored_hash:
+        if not _self_consistent(prev_hash, canonical, stored_hash):
             return self.fail(e, f"event {e} was modified (hash mismatch)")
         if e == self.start:
             return self.fail(e, f"event {e} does not follow the hash expected before the range")
+        following = next(later, None)
+        if following is not None and following[0] == e:
+            return self.fail(e, f"event {e} appears twice in two versions (the first was inserted)")
         return self.fail(e - 1, f"event {e - 1} was replaced: event {e} records a different hash for it")
 
     def check_pending_checkpoints(self) -> bool:
@@ -267,9 +275,11 @@ def _self_consistent(prev_hash: object, canonical: bytes | None, stored_hash: ob
     return hashlib.sha256(bytes.fromhex(prev_hash) + canonical).hexdigest() == stored_hash
 
 
-def _later_indices(events: Iterator[Mapping[str, Any]]) -> Iterator[object]:
+def _later_links(events: Iterator[Mapping[str, Any]]) -> Iterator[tuple[object, object]]:
     for event in events:
-        yield event.get("chain_index") if isinstance(event, Mapping) else None
+        yield (
+            (event.get("chain_index"), event.get("prev_hash")) if isinstance(event, Mapping) else (None, None)
+        )
 
 
 def verify_chain(
@@ -332,12 +342,12 @@ def _walk_events(walk: ChainWalk, stream: Iterator[Mapping[str, Any]]) -> None:
             walk.expected, walk.checked, walk.prev_hex, walk.prev_raw = expected, checked, prev_hex, prev_raw
             walk.before_prev = prev2
             walk.wrong_place(
-                index, prev_hash, stored, _canonical_or_none(index, values), _later_indices(stream)
+                index, prev_hash, stored, _canonical_or_none(index, values), _later_links(stream)
             )
             break
         if prev_hash != prev_hex:
             walk.expected, walk.checked, walk.prev_hex, walk.prev_raw = expected, checked, prev_hex, prev_raw
-            walk.broken_link(prev_hash, stored, canonical)
+            walk.broken_link(prev_hash, stored, canonical, _later_links(stream))
             break
         raw = sha256(prev_raw + canonical).digest()
         if raw.hex() != stored:

@@ -16,7 +16,9 @@ from governance.config import get_settings
 
 def normalise_url(url: str) -> str:
     """Accept plain URLs (postgresql://, postgres://, sqlite:///) and pick our own driver."""
-    parsed = make_url(url.replace("postgres://", "postgresql://", 1) if url.startswith("postgres://") else url)
+    parsed = make_url(
+        url.replace("postgres://", "postgresql://", 1) if url.startswith("postgres://") else url
+    )
     if parsed.drivername in ("postgresql", "postgresql+psycopg2"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed.render_as_string(hide_password=False)

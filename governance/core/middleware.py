@@ -17,16 +17,26 @@ _SAFE_RID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 class RequestContext(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def dispatch(
+        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         incoming = request.headers.get("x-request-id", "")
         rid = incoming if _SAFE_RID.match(incoming) else uuid.uuid4().hex
         token = request_id_var.set(rid)
         try:
             length = request.headers.get("content-length")
             ctype = request.headers.get("content-type", "")
-            if length and not ctype.startswith("multipart/") and length.isdigit() and int(length) > MAX_JSON_BODY:
+            if (
+                length
+                and not ctype.startswith("multipart/")
+                and length.isdigit()
+                and int(length) > MAX_JSON_BODY
+            ):
                 response: Response = problem(
-                    request, 413, "payload-too-large", "Payload too large",
+                    request,
+                    413,
+                    "payload-too-large",
+                    "Payload too large",
                     f"request bodies may be at most {MAX_JSON_BODY} bytes",
                 )
             else:

@@ -20,9 +20,7 @@ log = logging.getLogger(__name__)
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-def problem(
-    request: Request, status: int, code: str, title: str, detail: str, **extra: Any
-) -> JSONResponse:
+def problem(request: Request, status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + code,
         "title": title,
@@ -49,7 +47,12 @@ def _record_denial(request: Request, exc: DomainError) -> None:
             "request",
             None,
             outcome="denied",
-            summary={"path": request.url.path, "status": exc.status, "reason": exc.code, "detail": exc.detail},
+            summary={
+                "path": request.url.path,
+                "status": exc.status,
+                "reason": exc.code,
+                "detail": exc.detail,
+            },
         )
         session.commit()
     except Exception:
@@ -84,7 +87,9 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     errors = _clean_errors(exc.errors())
     if any(e["kind"] == "json_invalid" for e in errors):
         return problem(request, 400, "malformed-json", "Malformed JSON", "the request body is not valid JSON")
-    summary = "; ".join(f"{'.'.join(e['location'][1:]) or e['location'][0]}: {e['message']}" for e in errors[:5])
+    summary = "; ".join(
+        f"{'.'.join(e['location'][1:]) or e['location'][0]}: {e['message']}" for e in errors[:5]
+    )
     return problem(
         request, 422, "validation", "Invalid request", f"the request is not valid: {summary}", errors=errors
     )
@@ -105,7 +110,9 @@ async def integrity_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return problem(request, 500, "internal", "Internal error", "something went wrong; the change was not saved")
+    return problem(
+        request, 500, "internal", "Internal error", "something went wrong; the change was not saved"
+    )
 
 
 def install(app: FastAPI) -> None:

@@ -22,7 +22,8 @@ class Lifecycle:
             allowed = self.allowed_actions(state)
             moves = ", ".join(allowed) if allowed else "none"
             raise IllegalTransition(
-                f"a {self.name} that is {state} cannot be {_past(action)}; allowed moves from {state}: {moves}",
+                f"a {self.name} that is {state} cannot be {_past(action)}; "
+                f"allowed moves from {state}: {moves}",
                 current_state=state,
                 allowed_actions=allowed,
             )

@@ -15,7 +15,13 @@ from governance.core.pagination import Page, keyset_page
 from governance.core.responses import COMMON, READ
 from governance.core.schemas import LIST_LIMIT
 from governance.decisions import options, service
-from governance.decisions.schemas import DecisionOut, DecisionRecordOut, DecisionRequest, LaunchOptions, SafeOut
+from governance.decisions.schemas import (
+    DecisionOut,
+    DecisionRecordOut,
+    DecisionRequest,
+    LaunchOptions,
+    SafeOut,
+)
 from governance.decisions.situation import SAFES
 from governance.models import LaunchDecision
 from governance.projects.repository import get_visible
@@ -27,8 +33,10 @@ def _out(decision: service.Decision, simulated: bool) -> DecisionOut:
     return DecisionOut(
         decision_id=decision.id,
         allowed=decision.allowed,
-        safes={s: SafeOut(allowed=decision.verdict.safes[s].allowed, reasons=decision.verdict.safes[s].reasons)
-               for s in SAFES},
+        safes={
+            s: SafeOut(allowed=decision.verdict.safes[s].allowed, reasons=decision.verdict.safes[s].reasons)
+            for s in SAFES
+        },
         obligations=decision.obligations,
         policy_version=decision.verdict.policy_version,
         expires_at=decision.expires_at,
@@ -37,8 +45,12 @@ def _out(decision: service.Decision, simulated: bool) -> DecisionOut:
     )
 
 
-@router.post("/launch-decisions", summary="Decide whether a server may launch (the hub asks; always 200)",
-             response_model=DecisionOut, responses=COMMON)
+@router.post(
+    "/launch-decisions",
+    summary="Decide whether a server may launch (the hub asks; always 200)",
+    response_model=DecisionOut,
+    responses=COMMON,
+)
 def decide(
     body: DecisionRequest, session: DbSession, principal: Principal = Depends(require("decide:launches"))
 ) -> DecisionOut:
@@ -47,16 +59,24 @@ def decide(
     return _out(decision, simulated=False)
 
 
-@router.post("/launch-decisions/simulate", summary="What would the decision be? (no side effects)",
-             response_model=DecisionOut, responses=COMMON)
+@router.post(
+    "/launch-decisions/simulate",
+    summary="What would the decision be? (no side effects)",
+    response_model=DecisionOut,
+    responses=COMMON,
+)
 def simulate(
     body: DecisionRequest, session: DbSession, principal: Principal = Depends(require("simulate:launches"))
 ) -> DecisionOut:
     return _out(service.simulate(session, body), simulated=True)
 
 
-@router.get("/launch-decisions", summary="List past launch decisions", response_model=Page[DecisionRecordOut],
-            responses=COMMON)
+@router.get(
+    "/launch-decisions",
+    summary="List past launch decisions",
+    response_model=Page[DecisionRecordOut],
+    responses=COMMON,
+)
 def list_decisions(
     session: DbSession,
     principal: Principal = Depends(require("read:decisions")),
@@ -79,13 +99,18 @@ def list_decisions(
     if live is not None:
         stmt = stmt.where(LaunchDecision.allowed.is_(True))
         stmt = stmt.where(LaunchDecision.ended_at.is_(None) if live else LaunchDecision.ended_at.is_not(None))
-    rows, next_cursor = keyset_page(session, stmt, LaunchDecision.created_at, LaunchDecision.id, limit=limit,
-                                    cursor=cursor)
+    rows, next_cursor = keyset_page(
+        session, stmt, LaunchDecision.created_at, LaunchDecision.id, limit=limit, cursor=cursor
+    )
     return Page(items=[DecisionRecordOut.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.get("/launch-decisions/{decision_id}", summary="Read a past launch decision with its inputs",
-            response_model=DecisionRecordOut, responses=READ)
+@router.get(
+    "/launch-decisions/{decision_id}",
+    summary="Read a past launch decision with its inputs",
+    response_model=DecisionRecordOut,
+    responses=READ,
+)
 def get_decision(
     decision_id: uuid.UUID, session: DbSession, principal: Principal = Depends(require("read:decisions"))
 ) -> DecisionRecordOut:
@@ -95,8 +120,12 @@ def get_decision(
     return DecisionRecordOut.model_validate(row)
 
 
-@router.get("/hub/launch-options", summary="What a user may choose from in the hub's spawn form",
-            response_model=LaunchOptions, responses=COMMON)
+@router.get(
+    "/hub/launch-options",
+    summary="What a user may choose from in the hub's spawn form",
+    response_model=LaunchOptions,
+    responses=COMMON,
+)
 def launch_options(
     session: DbSession,
     principal: Principal = Depends(require("decide:launches")),

@@ -6,6 +6,7 @@ import random
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -48,64 +49,220 @@ def seed_large(seed: int = 42) -> dict[str, int]:
 
     def users() -> Iterator[Row]:
         for i, uid in enumerate(user_ids, 1):
-            yield (uid, f"u{i:06d}", f"User {i}", f"u{i:06d}@example.org", "active", "person",
-                   base + timedelta(microseconds=i), base + timedelta(microseconds=i))
+            yield (
+                uid,
+                f"u{i:06d}",
+                f"User {i}",
+                f"u{i:06d}@example.org",
+                "active",
+                "person",
+                base + timedelta(microseconds=i),
+                base + timedelta(microseconds=i),
+            )
 
     def accreditations() -> Iterator[Row]:
         for i, uid in enumerate(user_ids):
             expires = now + timedelta(days=365) if i % 10 else now - timedelta(days=10)
-            yield (_uuid(rng), uid, "safe-researcher", "ONS", now - timedelta(days=700), expires, "", steward, now,
-                   base + timedelta(microseconds=i))
+            yield (
+                _uuid(rng),
+                uid,
+                "safe-researcher",
+                "ONS",
+                now - timedelta(days=700),
+                expires,
+                "",
+                steward,
+                now,
+                base + timedelta(microseconds=i),
+            )
 
     def agreements() -> Iterator[Row]:
         for i, uid in enumerate(user_ids):
-            yield (_uuid(rng), uid, "2026.1", now - timedelta(days=30), now + timedelta(days=365),
-                   base + timedelta(microseconds=i))
+            yield (
+                _uuid(rng),
+                uid,
+                "2026.1",
+                now - timedelta(days=30),
+                now + timedelta(days=365),
+                base + timedelta(microseconds=i),
+            )
 
     def projects() -> Iterator[Row]:
         for p, pid in enumerate(project_ids):
             lead = user_ids[(p * MEMBERS_PER_PROJECT) % USERS]
             created = base + timedelta(seconds=p)
-            yield (pid, f"project-{p + 1:05d}", f"Project {p + 1}", "A large-scale demo project.", "Research",
-                   "Benefit", lead, lead, tiers[p], date(2026, 1, 1), date(2028, 12, 31),
-                   "active" if p % 10 else "submitted", 1, "", created, created)
+            yield (
+                pid,
+                f"project-{p + 1:05d}",
+                f"Project {p + 1}",
+                "A large-scale demo project.",
+                "Research",
+                "Benefit",
+                lead,
+                lead,
+                tiers[p],
+                date(2026, 1, 1),
+                date(2028, 12, 31),
+                "active" if p % 10 else "submitted",
+                1,
+                "",
+                created,
+                created,
+            )
 
     def datasets() -> Iterator[Row]:
         for d, did in enumerate(dataset_ids):
             created = base + timedelta(milliseconds=d)
-            yield (did, f"dataset-{d + 1:05d}", f"Dataset {d + 1}", "", steward, d % 4,
-                   f"s3://tre-data/dataset-{d + 1:05d}/", "active", "", created, created)
+            yield (
+                did,
+                f"dataset-{d + 1:05d}",
+                f"Dataset {d + 1}",
+                "",
+                steward,
+                d % 4,
+                f"s3://tre-data/dataset-{d + 1:05d}/",
+                "active",
+                "",
+                created,
+                created,
+            )
 
     def memberships() -> Iterator[Row]:
         for p, pid in enumerate(project_ids):
             for k in range(MEMBERS_PER_PROJECT):
                 uid = user_ids[(p * MEMBERS_PER_PROJECT + k) % USERS]
                 created = base + timedelta(seconds=p, microseconds=k)
-                yield (_uuid(rng), pid, uid, "lead" if k == 0 else "researcher", "approved", None, None,
-                       created, created)
+                yield (
+                    _uuid(rng),
+                    pid,
+                    uid,
+                    "lead" if k == 0 else "researcher",
+                    "approved",
+                    None,
+                    None,
+                    created,
+                    created,
+                )
 
     def grants() -> Iterator[Row]:
         for p, pid in enumerate(project_ids):
             for k in range(GRANTS_PER_PROJECT):
                 did = dataset_ids[(p * 5 + k * 2500) % DATASETS]
-                yield (_uuid(rng), pid, did, "", steward, now + timedelta(days=365), None, "",
-                       base + timedelta(seconds=p, microseconds=k))
+                yield (
+                    _uuid(rng),
+                    pid,
+                    did,
+                    "",
+                    steward,
+                    now + timedelta(days=365),
+                    None,
+                    "",
+                    base + timedelta(seconds=p, microseconds=k),
+                )
 
-    plan: list[tuple[Table, Sequence[str], Callable[[], Iterator[Row]], int]] = [
-        (User.__table__, ("id", "username", "display_name", "email", "status", "kind", "created_at", "updated_at"),
-         users, USERS),
-        (Accreditation.__table__, ("id", "user_id", "kind", "issuer", "awarded_at", "expires_at", "evidence_ref",
-                                   "verified_by_id", "verified_at", "created_at"), accreditations, USERS),
-        (Agreement.__table__, ("id", "user_id", "version", "signed_at", "expires_at", "created_at"), agreements, USERS),
-        (Project.__table__, ("id", "slug", "title", "lay_summary", "purpose", "public_benefit", "lead_id",
-                             "created_by_id", "tier", "starts_on", "ends_on", "status", "review_round",
-                             "ethics_ref", "created_at", "updated_at"), projects, PROJECTS),
-        (Dataset.__table__, ("id", "slug", "title", "description", "custodian_id", "tier", "storage_uri", "status",
-                             "use_conditions", "created_at", "updated_at"), datasets, DATASETS),
-        (Membership.__table__, ("id", "project_id", "user_id", "role", "status", "expires_at", "removed_at",
-                                "created_at", "updated_at"), memberships, PROJECTS * MEMBERS_PER_PROJECT),
-        (Grant.__table__, ("id", "project_id", "dataset_id", "conditions", "granted_by_id", "expires_at",
-                           "revoked_at", "revoked_reason", "created_at"), grants, PROJECTS * GRANTS_PER_PROJECT),
+    plan: list[tuple[Any, Sequence[str], Callable[[], Iterator[Row]], int]] = [
+        (
+            User.__table__,
+            ("id", "username", "display_name", "email", "status", "kind", "created_at", "updated_at"),
+            users,
+            USERS,
+        ),
+        (
+            Accreditation.__table__,
+            (
+                "id",
+                "user_id",
+                "kind",
+                "issuer",
+                "awarded_at",
+                "expires_at",
+                "evidence_ref",
+                "verified_by_id",
+                "verified_at",
+                "created_at",
+            ),
+            accreditations,
+            USERS,
+        ),
+        (
+            Agreement.__table__,
+            ("id", "user_id", "version", "signed_at", "expires_at", "created_at"),
+            agreements,
+            USERS,
+        ),
+        (
+            Project.__table__,
+            (
+                "id",
+                "slug",
+                "title",
+                "lay_summary",
+                "purpose",
+                "public_benefit",
+                "lead_id",
+                "created_by_id",
+                "tier",
+                "starts_on",
+                "ends_on",
+                "status",
+                "review_round",
+                "ethics_ref",
+                "created_at",
+                "updated_at",
+            ),
+            projects,
+            PROJECTS,
+        ),
+        (
+            Dataset.__table__,
+            (
+                "id",
+                "slug",
+                "title",
+                "description",
+                "custodian_id",
+                "tier",
+                "storage_uri",
+                "status",
+                "use_conditions",
+                "created_at",
+                "updated_at",
+            ),
+            datasets,
+            DATASETS,
+        ),
+        (
+            Membership.__table__,
+            (
+                "id",
+                "project_id",
+                "user_id",
+                "role",
+                "status",
+                "expires_at",
+                "removed_at",
+                "created_at",
+                "updated_at",
+            ),
+            memberships,
+            PROJECTS * MEMBERS_PER_PROJECT,
+        ),
+        (
+            Grant.__table__,
+            (
+                "id",
+                "project_id",
+                "dataset_id",
+                "conditions",
+                "granted_by_id",
+                "expires_at",
+                "revoked_at",
+                "revoked_reason",
+                "created_at",
+            ),
+            grants,
+            PROJECTS * GRANTS_PER_PROJECT,
+        ),
     ]
     engine = get_engine()
     counts: dict[str, int] = {}
@@ -113,13 +270,15 @@ def seed_large(seed: int = 42) -> dict[str, int]:
     with Progress(*columns) as progress:
         for table, cols, rows, total in plan:
             task = progress.add_task(table.name, total=total)
-            counts[table.name] = _load(engine, table, cols, rows(), lambda n, t=task: progress.advance(t, n))
+            counts[table.name] = _load(engine, table, cols, rows(), partial(progress.advance, task))
     with transaction() as session:
         record(session, None, "demo.seed-large", "system", None, summary=counts, source="cli")
     return counts
 
 
-def _load(engine: Any, table: Table, cols: Sequence[str], rows: Iterator[Row], advance: Callable[[int], None]) -> int:
+def _load(
+    engine: Any, table: Table, cols: Sequence[str], rows: Iterator[Row], advance: Callable[[int], None]
+) -> int:
     n = 0
     if engine.dialect.name == "postgresql":
         raw = engine.raw_connection()

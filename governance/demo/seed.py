@@ -55,78 +55,174 @@ def seed_demo(session: Session, now: datetime | None = None) -> dict[str, uuid.U
     org = Organisation(id=uuid.uuid4(), slug="demo-university", name="Demo University")
     session.add(org)
     for username, name, role in CAST:
-        user = User(id=uuid.uuid4(), username=username, display_name=name, email=f"{username}@example.org",
-                    organisation_id=org.id, kind="service" if role == "hub" else "person")
+        user = User(
+            id=uuid.uuid4(),
+            username=username,
+            display_name=name,
+            email=f"{username}@example.org",
+            organisation_id=org.id,
+            kind="service" if role == "hub" else "person",
+        )
         session.add(user)
         session.flush()
         session.add(RoleBinding(id=uuid.uuid4(), role=role, user_id=user.id, source="demo"))
         ids[username] = user.id
     next_year = now + timedelta(days=365)
     for username, expires in (("alice", next_year), ("bob", now - timedelta(days=30)), ("carol", next_year)):
-        session.add(Accreditation(
-            id=uuid.uuid4(), user_id=ids[username], kind=ACCREDITATION_KIND, issuer="Office for National Statistics",
-            awarded_at=expires - timedelta(days=3 * 365), expires_at=expires, evidence_ref=f"SRS-{username.upper()}",
-            verified_by_id=ids["sam"], verified_at=now - timedelta(days=60),
-        ))
-        session.add(Agreement(id=uuid.uuid4(), user_id=ids[username], version=AGREEMENT_VERSION,
-                              signed_at=now - timedelta(days=90), expires_at=next_year))
+        session.add(
+            Accreditation(
+                id=uuid.uuid4(),
+                user_id=ids[username],
+                kind=ACCREDITATION_KIND,
+                issuer="Office for National Statistics",
+                awarded_at=expires - timedelta(days=3 * 365),
+                expires_at=expires,
+                evidence_ref=f"SRS-{username.upper()}",
+                verified_by_id=ids["sam"],
+                verified_at=now - timedelta(days=60),
+            )
+        )
+        session.add(
+            Agreement(
+                id=uuid.uuid4(),
+                user_id=ids[username],
+                version=AGREEMENT_VERSION,
+                signed_at=now - timedelta(days=90),
+                expires_at=next_year,
+            )
+        )
     diabetes = Project(
-        id=uuid.uuid4(), slug="diabetes-outcomes", title="Diabetes outcomes after hospital discharge",
+        id=uuid.uuid4(),
+        slug="diabetes-outcomes",
+        title="Diabetes outcomes after hospital discharge",
         lay_summary="How care after leaving hospital changes outcomes for people with diabetes.",
         purpose="Cohort study of readmissions within a year of discharge.",
-        public_benefit="Better discharge planning for people with diabetes.", ethics_ref="REC 26/NE/0042",
-        organisation_id=org.id, lead_id=ids["alice"], created_by_id=ids["alice"], tier=2,
-        starts_on=today - timedelta(days=90), ends_on=date(today.year + 2, 12, 31), status="active", review_round=1,
+        public_benefit="Better discharge planning for people with diabetes.",
+        ethics_ref="REC 26/NE/0042",
+        organisation_id=org.id,
+        lead_id=ids["alice"],
+        created_by_id=ids["alice"],
+        tier=2,
+        starts_on=today - timedelta(days=90),
+        ends_on=date(today.year + 2, 12, 31),
+        status="active",
+        review_round=1,
     )
     school = Project(
-        id=uuid.uuid4(), slug="school-attainment", title="School attainment and local services",
+        id=uuid.uuid4(),
+        slug="school-attainment",
+        title="School attainment and local services",
         lay_summary="Whether local services are linked to how well children do at school.",
-        purpose="Area-level analysis of attainment.", public_benefit="Evidence for local planning.",
-        organisation_id=org.id, lead_id=ids["alice"], created_by_id=ids["alice"], tier=1,
-        starts_on=today, ends_on=date(today.year + 1, 12, 31), status="submitted", review_round=1,
+        purpose="Area-level analysis of attainment.",
+        public_benefit="Evidence for local planning.",
+        organisation_id=org.id,
+        lead_id=ids["alice"],
+        created_by_id=ids["alice"],
+        tier=1,
+        starts_on=today,
+        ends_on=date(today.year + 1, 12, 31),
+        status="submitted",
+        review_round=1,
     )
     session.add_all([diabetes, school])
     session.flush()
     for steward in ("sam", "stella"):
-        session.add(ProjectApproval(id=uuid.uuid4(), project_id=diabetes.id, steward_id=ids[steward], review_round=1))
-    for project, username, role in ((diabetes, "alice", "lead"), (diabetes, "bob", "researcher"),
-                                    (school, "alice", "lead")):
-        session.add(Membership(
-            id=uuid.uuid4(), project_id=project.id, user_id=ids[username], role=role, status="approved",
-            requested_by_id=ids["alice"], decided_by_id=ids["sam"], decided_at=now - timedelta(days=80),
-        ))
+        session.add(
+            ProjectApproval(id=uuid.uuid4(), project_id=diabetes.id, steward_id=ids[steward], review_round=1)
+        )
+    for project, username, role in (
+        (diabetes, "alice", "lead"),
+        (diabetes, "bob", "researcher"),
+        (school, "alice", "lead"),
+    ):
+        session.add(
+            Membership(
+                id=uuid.uuid4(),
+                project_id=project.id,
+                user_id=ids[username],
+                role=role,
+                status="approved",
+                requested_by_id=ids["alice"],
+                decided_by_id=ids["sam"],
+                decided_at=now - timedelta(days=80),
+            )
+        )
     datasets = {}
     for slug, title, tier in (
         ("hospital-episodes", "Hospital episode statistics", 2),
         ("census-extract", "Census 2021 microdata extract", 1),
         ("gp-prescribing", "GP prescribing records", 3),
     ):
-        ds = Dataset(id=uuid.uuid4(), slug=slug, title=title, description=f"{title} (demo data)", tier=tier,
-                     custodian_id=ids["sam"], storage_uri=f"s3://tre-data/{slug}/v1/",
-                     use_conditions="No attempt to re-identify individuals.")
+        ds = Dataset(
+            id=uuid.uuid4(),
+            slug=slug,
+            title=title,
+            description=f"{title} (demo data)",
+            tier=tier,
+            custodian_id=ids["sam"],
+            storage_uri=f"s3://tre-data/{slug}/v1/",
+            use_conditions="No attempt to re-identify individuals.",
+        )
         session.add(ds)
         datasets[slug] = ds
     session.flush()
     request = AccessRequest(
-        id=uuid.uuid4(), project_id=diabetes.id, dataset_id=datasets["hospital-episodes"].id,
-        justification="Admissions and readmissions of the cohort.", requested_by_id=ids["alice"], status="approved",
-        decided_by_id=ids["sam"], decided_at=now - timedelta(days=70),
+        id=uuid.uuid4(),
+        project_id=diabetes.id,
+        dataset_id=datasets["hospital-episodes"].id,
+        justification="Admissions and readmissions of the cohort.",
+        requested_by_id=ids["alice"],
+        status="approved",
+        decided_by_id=ids["sam"],
+        decided_at=now - timedelta(days=70),
     )
     session.add(request)
     session.flush()
-    session.add(Grant(id=uuid.uuid4(), project_id=diabetes.id, dataset_id=datasets["hospital-episodes"].id,
-                      access_request_id=request.id, granted_by_id=ids["sam"], conditions="Aggregate outputs only.",
-                      expires_at=datetime.combine(diabetes.ends_on or today, datetime.min.time(), tzinfo=now.tzinfo)))
-    session.add_all([
-        EnvironmentProfile(id=uuid.uuid4(), slug="standard", title="Standard analysis workspace",
-                           image="quay.io/jupyter/scipy-notebook:2026-01-05", cpu=2.0, memory_gb=8.0, gpu=0,
-                           max_tier=2, egress="none", allowed_networks=[], mfa_required=False,
-                           max_session_hours=8.0, all_projects=True),
-        EnvironmentProfile(id=uuid.uuid4(), slug="gpu-secure", title="Secure GPU workspace",
-                           image="quay.io/jupyter/pytorch-notebook:cuda12-2026-01-05", cpu=8.0, memory_gb=32.0, gpu=1,
-                           max_tier=3, egress="none", allowed_networks=["10.0.0.0/8"], mfa_required=True,
-                           max_session_hours=4.0, all_projects=True),
-    ])
+    session.add(
+        Grant(
+            id=uuid.uuid4(),
+            project_id=diabetes.id,
+            dataset_id=datasets["hospital-episodes"].id,
+            access_request_id=request.id,
+            granted_by_id=ids["sam"],
+            conditions="Aggregate outputs only.",
+            expires_at=datetime.combine(diabetes.ends_on or today, datetime.min.time(), tzinfo=now.tzinfo),
+        )
+    )
+    session.add_all(
+        [
+            EnvironmentProfile(
+                id=uuid.uuid4(),
+                slug="standard",
+                title="Standard analysis workspace",
+                image="quay.io/jupyter/scipy-notebook:2026-01-05",
+                cpu=2.0,
+                memory_gb=8.0,
+                gpu=0,
+                max_tier=2,
+                egress="none",
+                allowed_networks=[],
+                mfa_required=False,
+                max_session_hours=8.0,
+                all_projects=True,
+            ),
+            EnvironmentProfile(
+                id=uuid.uuid4(),
+                slug="gpu-secure",
+                title="Secure GPU workspace",
+                image="quay.io/jupyter/pytorch-notebook:cuda12-2026-01-05",
+                cpu=8.0,
+                memory_gb=32.0,
+                gpu=1,
+                max_tier=3,
+                egress="none",
+                allowed_networks=["10.0.0.0/8"],
+                mfa_required=True,
+                max_session_hours=4.0,
+                all_projects=True,
+            ),
+        ]
+    )
     session.flush()
     record(session, None, "demo.seed", "system", None, summary={"users": len(CAST)}, source="cli")
     ids.update({"diabetes-outcomes": diabetes.id, "school-attainment": school.id, "demo-university": org.id})

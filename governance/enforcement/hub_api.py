@@ -32,8 +32,11 @@ class HubClient:
         with self._client() as client:
             offset = 0
             while True:
-                r = client.get("/users", params={"state": "active", "offset": offset, "limit": 200},
-                               headers={"Accept": "application/jupyterhub-pagination+json"})
+                r = client.get(
+                    "/users",
+                    params={"state": "active", "offset": offset, "limit": 200},
+                    headers={"Accept": "application/jupyterhub-pagination+json"},
+                )
                 if r.status_code != 200:
                     raise HubError(f"listing users failed with HTTP {r.status_code}")
                 body = r.json()

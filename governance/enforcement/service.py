@@ -74,22 +74,48 @@ def recheck(scope: dict[str, Any]) -> RecheckReport:
                 expired = row.expires_at is not None and row.expires_at <= now
                 if verdict.allowed and not expired:
                     continue
-                cause = "the session reached its expiry" if expired and verdict.allowed else _why(verdict.safes)
+                cause = (
+                    "the session reached its expiry" if expired and verdict.allowed else _why(verdict.safes)
+                )
                 label = f"{row.username}/{row.server_name or '(default)'}"
                 try:
                     stopped = client.stop_server(row.username, row.server_name) if client else False
                 except HubError as exc:
                     log.error("could not stop %s: %s", label, exc)
                     report.failed.append(label)
-                    record(session, None, "server.stop-failed", "launch_decision", row.id, project_id=row.project_id,
-                           outcome="failure", summary={"server": label, "cause": cause, "error": str(exc),
-                                                        "trigger": scope.get("cause")})
+                    record(
+                        session,
+                        None,
+                        "server.stop-failed",
+                        "launch_decision",
+                        row.id,
+                        project_id=row.project_id,
+                        outcome="failure",
+                        summary={
+                            "server": label,
+                            "cause": cause,
+                            "error": str(exc),
+                            "trigger": scope.get("cause"),
+                        },
+                    )
                     continue
                 end_decision(session, row, cause, now)
                 report.stopped.append(label)
-                record(session, None, "server.stop", "launch_decision", row.id, project_id=row.project_id,
-                       summary={"server": label, "cause": cause, "trigger": scope.get("cause"),
-                                "hub_stopped": stopped, "hub_configured": client is not None})
+                record(
+                    session,
+                    None,
+                    "server.stop",
+                    "launch_decision",
+                    row.id,
+                    project_id=row.project_id,
+                    summary={
+                        "server": label,
+                        "cause": cause,
+                        "trigger": scope.get("cause"),
+                        "hub_stopped": stopped,
+                        "hub_configured": client is not None,
+                    },
+                )
     finally:
         source_var.reset(token)
     return report

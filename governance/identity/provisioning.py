@@ -43,7 +43,9 @@ def user_from_claims(session: Session, issuer: str, claims: dict[str, Any], *, p
     changed = _apply_claims(session, user, claims)
     session.flush()
     if changed:
-        record(session, user_actor(user), "user.login-update", "user", user.id, summary=changed, source="oidc")
+        record(
+            session, user_actor(user), "user.login-update", "user", user.id, summary=changed, source="oidc"
+        )
     if user.status != "active":
         raise Forbidden(f"your account is {user.status}; contact the data steward or TRE support desk")
     return user

@@ -2,8 +2,8 @@
 
 from governance.models.audit import AuditEvent
 from governance.models.base import Base
-from governance.models.decisions import LaunchDecision
 from governance.models.datasets import AccessRequest, Dataset, Grant
+from governance.models.decisions import LaunchDecision
 from governance.models.environments import EnvironmentProfile, ProfileProject
 from governance.models.identity import (
     Accreditation,
@@ -16,6 +16,8 @@ from governance.models.identity import (
     User,
 )
 from governance.models.projects import Membership, Project, ProjectApproval
+from governance.models.saml import SamlRequest
+from governance.models.sessions import WebSession
 
 __all__ = [
     "AccessRequest",
@@ -27,14 +29,16 @@ __all__ = [
     "Dataset",
     "EnvironmentProfile",
     "Grant",
-    "LaunchDecision",
     "Group",
     "GroupMember",
+    "LaunchDecision",
     "Membership",
     "Organisation",
     "ProfileProject",
     "Project",
     "ProjectApproval",
     "RoleBinding",
+    "SamlRequest",
     "User",
+    "WebSession",
 ]

@@ -10,7 +10,7 @@ from sqlalchemy import Index, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from governance.core.clock import utcnow
-from governance.models.base import BigIntPK, Base
+from governance.models.base import Base, BigIntPK
 
 
 class AuditEvent(Base):

@@ -26,7 +26,9 @@ class LaunchDecision(IdMixin, CreatedMixin, Base):
     obligations: Mapped[dict[str, Any] | None]
     policy_version: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime | None]
-    workspace_token_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_tokens.id", ondelete="SET NULL"))
+    workspace_token_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("api_tokens.id", ondelete="SET NULL")
+    )
     requested_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     ended_at: Mapped[datetime | None]
     end_cause: Mapped[str | None] = mapped_column(String(500))

@@ -61,7 +61,9 @@ class RoleBinding(IdMixin, CreatedMixin, Base):
     __tablename__ = "role_bindings"
     role: Mapped[str] = mapped_column(String(32))
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    group_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
+    group_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), index=True
+    )
     source: Mapped[str] = mapped_column(String(32), default="local")
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     __table_args__ = (

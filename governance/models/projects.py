@@ -10,7 +10,17 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from governance.models.base import Base, CreatedMixin, IdMixin, TimestampsMixin
 
-PROJECT_STATES = ("draft", "submitted", "in_review", "approved", "returned", "rejected", "active", "suspended", "closed")
+PROJECT_STATES = (
+    "draft",
+    "submitted",
+    "in_review",
+    "approved",
+    "returned",
+    "rejected",
+    "active",
+    "suspended",
+    "closed",
+)
 
 
 class Project(IdMixin, TimestampsMixin, Base):

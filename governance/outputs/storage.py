@@ -24,6 +24,7 @@ import os
 import re
 import secrets
 import struct
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,6 +185,17 @@ class EncryptedStore:
         except FileNotFoundError:
             return False
         return True
+
+    def sweep_temporary(self, older_than_seconds: float = 24 * 3600) -> int:
+        """Remove temporary files left by writers that died before commit/abort; returns how many."""
+        cutoff = time.time() - older_than_seconds
+        removed = 0
+        for leftover in self._tmp.glob("*.part"):
+            with contextlib.suppress(FileNotFoundError):
+                if leftover.stat().st_mtime < cutoff:
+                    leftover.unlink()
+                    removed += 1
+        return removed
 
     def _decrypt(self, handle: BinaryIO, file_id: str, dek: bytes) -> Iterator[bytes]:
         with handle:

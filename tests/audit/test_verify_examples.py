@@ -234,6 +234,22 @@ def test_a_bad_key_in_the_header_is_named(store: InMemorySealerStore) -> None:
     assert not report.keys_trusted
 
 
+def test_every_single_byte_of_an_export_is_protected() -> None:
+    """Flip each byte of a small export in two ways; only the export time may change unnoticed."""
+    store = seal_log([make_event(i) for i in range(4)], every_n=2)
+    blob = export_bytes(store)
+    stamp = blob.index(b'"exported_at":"') + len(b'"exported_at":"')
+    unnoticed = []
+    for at in range(len(blob)):
+        for mask in (0x01, 0x20):
+            changed = bytearray(blob)
+            changed[at] ^= mask
+            report = verify_export(io.BytesIO(bytes(changed)), PUBLISHED if mask == 0x01 else None)
+            if report.ok or not report.problem:
+                unnoticed.append(at)
+    assert unnoticed and all(stamp <= at < stamp + 27 for at in unnoticed), unnoticed
+
+
 def test_an_empty_log_exports_and_verifies() -> None:
     buffer = io.BytesIO()
     assert write_export([], [], PUBLIC_KEYS, buffer, exported_at=T0) == 0

@@ -59,11 +59,25 @@ class LocalIssuer:
         jwk.update({"kid": kid, "use": "sig", "alg": "RS256"})
         return jwk
 
-    def token(self, sub: str = "sub-alice", *, audience: str = "governance-api", lifetime: int = 300,
-              kid: str | None = None, **claims: Any) -> str:
+    def token(
+        self,
+        sub: str = "sub-alice",
+        *,
+        audience: str = "governance-api",
+        lifetime: int = 300,
+        kid: str | None = None,
+        **claims: Any,
+    ) -> str:
         now = int(time.time())
-        payload: dict[str, Any] = {"iss": self.url, "sub": sub, "aud": audience, "iat": now, "exp": now + lifetime,
-                                   "preferred_username": "alice", **claims}
+        payload: dict[str, Any] = {
+            "iss": self.url,
+            "sub": sub,
+            "aud": audience,
+            "iat": now,
+            "exp": now + lifetime,
+            "preferred_username": "alice",
+            **claims,
+        }
         kid = kid or self.current_kid
         return jwt.encode(payload, self.keys[kid], algorithm="RS256", headers={"kid": kid})
 

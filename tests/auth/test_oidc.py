@@ -38,16 +38,24 @@ def _me(client: TestClient, token: str) -> tuple[int, dict[str, object]]:
     return r.status_code, r.json()
 
 
-def test_valid_token_claims_the_seeded_account_and_keeps_it(oidc_client: TestClient, issuer: LocalIssuer) -> None:
+def test_valid_token_claims_the_seeded_account_and_keeps_it(
+    oidc_client: TestClient, issuer: LocalIssuer
+) -> None:
     status, body = _me(oidc_client, issuer.token(email="alice@uni.example", name="Alice R"))
     assert status == 200, body
-    assert body["username"] == "alice" and body["roles"] == ["researcher"] and body["authenticated_via"] == "oidc"
+    assert (
+        body["username"] == "alice"
+        and body["roles"] == ["researcher"]
+        and body["authenticated_via"] == "oidc"
+    )
     assert body["email"] == "alice@uni.example"
     status, body = _me(oidc_client, issuer.token())
     assert status == 200 and body["username"] == "alice"
 
 
-def test_first_login_provisions_a_new_user_without_roles(oidc_client: TestClient, issuer: LocalIssuer) -> None:
+def test_first_login_provisions_a_new_user_without_roles(
+    oidc_client: TestClient, issuer: LocalIssuer
+) -> None:
     token = issuer.token("sub-dave", preferred_username="dave", email="dave@uni.example")
     r = oidc_client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
     # a new account has no roles, so not even read:me: it exists but may do nothing yet
@@ -84,10 +92,20 @@ def test_bad_tokens_are_refused_with_a_reason(
     assert expected in str(body["detail"])
 
 
-def test_alg_none_and_hmac_with_the_public_key_are_refused(oidc_client: TestClient, issuer: LocalIssuer) -> None:
-    claims = {"iss": issuer.url, "sub": "sub-alice", "aud": "governance-api", "iat": int(time.time()),
-              "exp": int(time.time()) + 300, "preferred_username": "alice"}
-    header = base64.urlsafe_b64encode(json.dumps({"alg": "none", "kid": issuer.current_kid}).encode()).rstrip(b"=")
+def test_alg_none_and_hmac_with_the_public_key_are_refused(
+    oidc_client: TestClient, issuer: LocalIssuer
+) -> None:
+    claims = {
+        "iss": issuer.url,
+        "sub": "sub-alice",
+        "aud": "governance-api",
+        "iat": int(time.time()),
+        "exp": int(time.time()) + 300,
+        "preferred_username": "alice",
+    }
+    header = base64.urlsafe_b64encode(json.dumps({"alg": "none", "kid": issuer.current_kid}).encode()).rstrip(
+        b"="
+    )
     payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=")
     status, body = _me(oidc_client, f"{header.decode()}.{payload.decode()}.")
     assert status == 401 and "'none'" in str(body["detail"])
@@ -110,8 +128,13 @@ def test_key_rotation_is_picked_up_without_restart(oidc_client: TestClient, issu
 
 def test_a_key_the_issuer_does_not_publish_is_refused(oidc_client: TestClient, issuer: LocalIssuer) -> None:
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    claims = {"iss": issuer.url, "sub": "s", "aud": "governance-api", "iat": int(time.time()),
-              "exp": int(time.time()) + 300}
+    claims = {
+        "iss": issuer.url,
+        "sub": "s",
+        "aud": "governance-api",
+        "iat": int(time.time()),
+        "exp": int(time.time()) + 300,
+    }
     token = jwt.encode(claims, stranger, algorithm="RS256", headers={"kid": "unknown-kid"})
     status, body = _me(oidc_client, token)
     assert status == 401 and "does not publish" in str(body["detail"])

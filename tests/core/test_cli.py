@@ -10,8 +10,10 @@ from governance.models import ApiToken, RoleBinding, User
 
 
 def test_token_create_prints_the_token_last_and_stores_only_its_hash(db_url: str, client: TestClient) -> None:
-    result = CliRunner().invoke(main, ["token", "create", "--username", "alice", "--expires-in", "2h",
-                                       "--scopes", "read:me,read:projects"])
+    result = CliRunner().invoke(
+        main,
+        ["token", "create", "--username", "alice", "--expires-in", "2h", "--scopes", "read:me,read:projects"],
+    )
     assert result.exit_code == 0, result.output
     token = result.stdout.strip().splitlines()[-1]
     assert token.startswith("fsg_")

@@ -88,14 +88,21 @@ def test_unknown_names_are_denials_that_do_not_leak(client: TestClient, token_fo
     assert _ask(client, token_for, username="nobody")["safes"]["people"]["allowed"] is False
     assert _ask(client, token_for, profile="nope")["safes"]["settings"]["allowed"] is False
     assert _ask(client, token_for, datasets=["nope"])["safes"]["data"]["allowed"] is False
-    assert unknown["safes"]["projects"]["reasons"][0].replace("no-such-project", "X") == \
-        not_member["safes"]["projects"]["reasons"][0].replace("diabetes-outcomes", "X")
+    assert unknown["safes"]["projects"]["reasons"][0].replace("no-such-project", "X") == not_member["safes"][
+        "projects"
+    ]["reasons"][0].replace("diabetes-outcomes", "X")
 
 
-def test_malformed_questions_are_422_and_only_the_hub_may_ask(client: TestClient, token_for: TokenFor) -> None:
+def test_malformed_questions_are_422_and_only_the_hub_may_ask(
+    client: TestClient, token_for: TokenFor
+) -> None:
     h = token_for("jupyterhub")
-    for bad in ({**ASK, "datasets": "x"}, {**ASK, "extra": 1}, {k: v for k, v in ASK.items() if k != "username"},
-                {**ASK, "requested": {"cpu": -1}}):
+    for bad in (
+        {**ASK, "datasets": "x"},
+        {**ASK, "extra": 1},
+        {k: v for k, v in ASK.items() if k != "username"},
+        {**ASK, "requested": {"cpu": -1}},
+    ):
         r = client.post("/api/v1/launch-decisions", json=bad, headers=h)
         assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
     assert client.post("/api/v1/launch-decisions", json=ASK, headers=token_for("alice")).status_code == 403
@@ -114,24 +121,34 @@ def test_past_decision_can_be_read(client: TestClient, token_for: TokenFor) -> N
     answer = _ask(client, token_for, username="bob")
     r = client.get(f"/api/v1/launch-decisions/{answer['decision_id']}", headers=token_for("aud"))
     assert r.status_code == 200 and r.json()["inputs"]["username"] == "bob" and r.json()["allowed"] is False
-    assert client.get(f"/api/v1/launch-decisions/{answer['decision_id']}",
-                      headers=token_for("alice")).status_code == 403
+    assert (
+        client.get(
+            f"/api/v1/launch-decisions/{answer['decision_id']}", headers=token_for("alice")
+        ).status_code
+        == 403
+    )
 
 
 def test_slice_is_loaded_with_a_fixed_number_of_queries(client: TestClient, token_for: TokenFor) -> None:
     h = token_for("jupyterhub")
     client.post("/api/v1/launch-decisions/simulate", json=ASK, headers=token_for("sam"))  # warm caches
     counts = []
-    for datasets in (["hospital-episodes"], ["hospital-episodes", "census-extract", "gp-prescribing", "x", "y"]):
+    for datasets in (
+        ["hospital-episodes"],
+        ["hospital-episodes", "census-extract", "gp-prescribing", "x", "y"],
+    ):
         statements: list[str] = []
 
-        def count(*args: Any) -> None:
+        def count(*args: Any, statements: list[str] = statements) -> None:
             statements.append(str(args[2]))
 
         event.listen(get_engine(), "before_cursor_execute", count)
         try:
-            client.post("/api/v1/launch-decisions/simulate", json={**ASK, "datasets": datasets},
-                        headers=token_for("sam"))
+            client.post(
+                "/api/v1/launch-decisions/simulate",
+                json={**ASK, "datasets": datasets},
+                headers=token_for("sam"),
+            )
         finally:
             event.remove(get_engine(), "before_cursor_execute", count)
         counts.append(len([s for s in statements if s.lstrip().upper().startswith("SELECT")]))

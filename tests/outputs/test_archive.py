@@ -110,6 +110,18 @@ def test_path_traversal_names_are_flagged(tmp_path: Path, make_ctx: Ctx, allowin
     assert unsafe_member_name("a/b..c/d.txt") is None
 
 
+def test_symlinks_in_zip_are_flagged(tmp_path: Path, make_ctx: Ctx, allowing: RiskProfile) -> None:
+    path = tmp_path / "links.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        link = zipfile.ZipInfo("passwd")
+        link.external_attr = 0o120777 << 16
+        archive.writestr(link, "/etc/passwd")
+        archive.writestr("ok.txt", "fine")
+    result = check(path, make_ctx, allowing)
+    assert codes(result) == {"link_member"}
+    assert result.findings[0].location == {"member": "passwd"}
+
+
 def test_tar_links_traversal_and_gzip(tmp_path: Path, make_ctx: Ctx, allowing: RiskProfile) -> None:
     path = tmp_path / "t.tar.gz"
     with tarfile.open(path, "w:gz") as archive:

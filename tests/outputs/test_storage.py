@@ -266,3 +266,15 @@ def test_memory_stays_constant_while_streaming(tmp_path: Path, keyring: KeyRing)
     assert total == 32 * 1024 * 1024
     assert write_peak < 4 * 1024 * 1024
     assert read_peak < 4 * 1024 * 1024
+
+
+def test_sweep_removes_only_stale_leftovers(store: EncryptedStore) -> None:
+    stale = store.open_writer("crashed", max_bytes=100)
+    stale.write(b"partial")
+    leftover = next((store.root / ".tmp").iterdir())
+    os.utime(leftover, (1, 1))  # as if written long ago by a worker that died
+    fresh = store.open_writer("in-progress", max_bytes=100)
+    fresh.write(b"partial")
+    assert store.sweep_temporary(older_than_seconds=3600) == 1
+    assert not leftover.exists()
+    assert fresh.commit().size == 7  # the live writer was not disturbed

@@ -19,7 +19,9 @@ NEW = {
 }
 
 
-def test_full_lifecycle_needs_two_independent_stewards_at_tier_2(client: TestClient, token_for: TokenFor) -> None:
+def test_full_lifecycle_needs_two_independent_stewards_at_tier_2(
+    client: TestClient, token_for: TokenFor
+) -> None:
     r = client.post("/api/v1/projects", json=NEW, headers=token_for("carol"))
     assert r.status_code == 201, r.text
     body = r.json()
@@ -46,7 +48,9 @@ def test_illegal_transition_names_allowed_moves(client: TestClient, token_for: T
     assert "close, suspend" in problem["detail"]
 
 
-def test_researcher_sees_only_own_projects_and_404_for_others(client: TestClient, token_for: TokenFor) -> None:
+def test_researcher_sees_only_own_projects_and_404_for_others(
+    client: TestClient, token_for: TokenFor
+) -> None:
     r = client.get("/api/v1/projects", headers=token_for("carol"))
     assert r.status_code == 200 and r.json()["items"] == []
     r = client.get("/api/v1/projects/diabetes-outcomes", headers=token_for("carol"))
@@ -57,12 +61,16 @@ def test_researcher_sees_only_own_projects_and_404_for_others(client: TestClient
 
 def test_member_steward_cannot_approve(client: TestClient, token_for: TokenFor, session: Session) -> None:
     client.post("/api/v1/projects", json=NEW, headers=token_for("carol"))
-    r = client.post("/api/v1/projects/air-quality/members", json={"username": "sam"}, headers=token_for("carol"))
+    r = client.post(
+        "/api/v1/projects/air-quality/members", json={"username": "sam"}, headers=token_for("carol")
+    )
     assert r.status_code == 201
     client.post("/api/v1/projects/air-quality/submit", headers=token_for("carol"))
     r = client.post("/api/v1/projects/air-quality/approve", headers=token_for("sam"))
     assert r.status_code == 403 and r.json()["type"].endswith("/separation-of-duties")
-    denied = session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.outcome == "denied"))
+    denied = session.scalar(
+        select(func.count()).select_from(AuditEvent).where(AuditEvent.outcome == "denied")
+    )
     assert denied == 1
 
 
@@ -83,11 +91,15 @@ def test_pagination_is_keyset_and_complete(client: TestClient, token_for: TokenF
     assert r.status_code == 400 and "cursor" in r.json()["detail"]
 
 
-def test_bad_input_is_4xx_and_writes_nothing(client: TestClient, token_for: TokenFor, session: Session) -> None:
+def test_bad_input_is_4xx_and_writes_nothing(
+    client: TestClient, token_for: TokenFor, session: Session
+) -> None:
     before = session.scalar(select(func.count()).select_from(Project))
     h = token_for("carol")
     cases = [
-        client.post("/api/v1/projects", content=b"{not json", headers={**h, "content-type": "application/json"}),
+        client.post(
+            "/api/v1/projects", content=b"{not json", headers={**h, "content-type": "application/json"}
+        ),
         client.post("/api/v1/projects", json={**NEW, "tier": "two"}, headers=h),
         client.post("/api/v1/projects", json={**NEW, "tier": 9}, headers=h),
         client.post("/api/v1/projects", json={**NEW, "title": "x" * 301}, headers=h),

@@ -9,6 +9,7 @@ inspected in turn. Nothing is extracted to the file system under its own name.
 from __future__ import annotations
 
 import gzip
+import stat
 import tarfile
 import tempfile
 import zipfile
@@ -191,6 +192,15 @@ def _inspect_zip(handle: IO[bytes], budget: _Budget, depth: int) -> None:
                     ArchiveProblem(
                         "encrypted_member",
                         f"Member '{info.filename}' is encrypted and cannot be inspected.",
+                        info.filename,
+                    )
+                )
+                continue
+            if stat.S_ISLNK(info.external_attr >> 16):
+                budget.problems.append(
+                    ArchiveProblem(
+                        "link_member",
+                        f"Member '{info.filename}' is a symbolic link; links are not allowed in outputs.",
                         info.filename,
                     )
                 )
