@@ -17,6 +17,7 @@ from governance.core.clock import utcnow
 from governance.core.db import request_session
 from governance.core.errors import Forbidden, NotAuthenticated
 from governance.identity.provisioning import user_from_claims
+from governance.identity.web_sessions import principal_from_cookie
 
 DbSession = Annotated[Session, Depends(request_session)]
 
@@ -44,8 +45,16 @@ def _strength(claims: dict[str, Any]) -> AuthStrength:
 
 
 def authenticate(request: Request, session: Session) -> Principal:
-    secret = _bearer(request)
     settings = get_settings()
+    if "authorization" not in request.headers:
+        # The third way, after API tokens and bearer JWTs: the session cookie of the service's pages
+        # (state-changing requests must also pass the CSRF check; see identity/web_sessions.py).
+        cookie = request.cookies.get(settings.session_cookie_name)
+        if cookie:
+            principal = principal_from_cookie(request, session, cookie)
+            request.state.principal = principal
+            return principal
+    secret = _bearer(request)
     if secret.startswith(TOKEN_PREFIX):
         token, user = authenticate_token(session, secret)
         if user.status != "active":

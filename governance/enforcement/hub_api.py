@@ -28,6 +28,12 @@ class HubClient:
 
     def running_servers(self) -> dict[tuple[str, str], dict[str, Any]]:
         """(username, server name) → server model, for every server that is running or starting."""
+        try:
+            return self._running_servers()
+        except httpx.HTTPError as exc:
+            raise HubError(f"the hub could not be reached ({type(exc).__name__})") from exc
+
+    def _running_servers(self) -> dict[tuple[str, str], dict[str, Any]]:
         out: dict[tuple[str, str], dict[str, Any]] = {}
         with self._client() as client:
             offset = 0
@@ -54,8 +60,11 @@ class HubClient:
         path = f"/users/{quote(username, safe='')}/server"
         if server_name:
             path = f"/users/{quote(username, safe='')}/servers/{quote(server_name, safe='')}"
-        with self._client() as client:
-            r = client.delete(path)
+        try:
+            with self._client() as client:
+                r = client.delete(path)
+        except httpx.HTTPError as exc:
+            raise HubError(f"the hub could not be reached ({type(exc).__name__})") from exc
         if r.status_code in (202, 204):
             return True
         if r.status_code in (400, 404):  # not running / no such server

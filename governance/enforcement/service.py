@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -121,6 +122,42 @@ def recheck(scope: dict[str, Any]) -> RecheckReport:
     return report
 
 
+RECONCILE_GRACE = timedelta(minutes=2)
+
+
+def reconcile(client: HubClient) -> int:
+    """End live decisions whose server the hub no longer runs (stopped by the user, culled, crashed).
+
+    Decisions younger than a grace period are left alone: their server may still be starting.
+    """
+    running = client.running_servers()
+    ended = 0
+    with transaction() as session:
+        now = utcnow()
+        for row in _live(session, {}):
+            if (row.username, row.server_name) in running or now - row.created_at < RECONCILE_GRACE:
+                continue
+            end_decision(session, row, "the server is no longer running on the hub", now)
+            record(
+                session,
+                None,
+                "server.gone",
+                "launch_decision",
+                row.id,
+                project_id=row.project_id,
+                summary={"server": f"{row.username}/{row.server_name or '(default)'}"},
+                source="enforcement",
+            )
+            ended += 1
+    return ended
+
+
 def sweep() -> RecheckReport:
     """The periodic pass: catches expiries (nothing changes in the database when time runs out)."""
+    client = hub_client()
+    if client is not None:
+        try:
+            reconcile(client)
+        except HubError as exc:
+            log.error("could not list the hub's servers: %s", exc)
     return recheck({"cause": "periodic sweep"})

@@ -60,6 +60,7 @@ def forged_between(data: st.DataObject, rows: list[Row], k: int) -> Row:
     """An event slipped in just before event k, the ways an intruder might make it: a copy of its
     predecessor, or new content whose chain_index, prev_hash and hash are each right, near or wrong."""
     if k > 1 and data.draw(st.integers(0, 4)) == 0:
+        event("insert a copy")
         return dict(rows[k - 2])
     hashes = [GENESIS] + [r["hash"] for r in rows]
     forged: Row = {**data.draw(events), "seq": data.draw(st.integers(1, 10**6))}

@@ -1,0 +1,44 @@
+"""The start page: who is signed in (and how strongly), with a logout link; or the ways to log in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from governance.auth.dependencies import DbSession
+from governance.auth.principal import roles_of
+from governance.config import get_settings
+from governance.core.errors import DomainError
+from governance.identity.web_sessions import session_from_cookie
+from governance.models.identity import User
+from governance.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, session: DbSession) -> HTMLResponse:
+    settings = get_settings()
+    context: dict[str, Any] = {
+        "user": None,
+        "oidc": bool(settings.oidc_issuer and settings.oidc_web_client_secret),
+        "saml": bool(settings.saml_idp_metadata_url or settings.saml_idp_metadata_file),
+    }
+    cookie = request.cookies.get(settings.session_cookie_name)
+    if cookie:
+        try:
+            row = session_from_cookie(session, cookie)
+        except DomainError:
+            row = None
+        user = session.get(User, row.user_id) if row is not None else None
+        if row is not None and user is not None and user.status == "active":
+            context.update(
+                user=user,
+                roles=sorted(roles_of(session, user.id)),
+                via={"oidc": "OpenID Connect", "saml": "SAML"}.get(row.via, row.via),
+                mfa=row.mfa,
+                expires_at=row.expires_at,
+            )
+    return render(request, "index.html", context)
