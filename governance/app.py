@@ -36,8 +36,15 @@ class SchemaNotAtHead(RuntimeError):
     pass
 
 
+class UnsafeConfiguration(RuntimeError):
+    pass
+
+
 def create_app(settings: Settings | None = None, *, check_schema: bool = True) -> FastAPI:
     settings = settings or get_settings()
+    problems = settings.production_problems()
+    if problems:
+        raise UnsafeConfiguration("refusing to start: " + "; ".join(problems))
     from governance.tasks import register
 
     register(settings)

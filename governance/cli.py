@@ -38,9 +38,12 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     from governance.core.db import get_engine
     from governance.core.migrations import schema_problem
 
+    problems = settings.production_problems()
     problem = schema_problem(get_engine())
     if problem:
-        raise click.ClickException(f"refusing to start: {problem}")
+        problems.append(problem)
+    if problems:
+        raise click.ClickException("refusing to start: " + "; ".join(problems))
     uvicorn.run(
         "governance.asgi:app",
         host=host or settings.host,

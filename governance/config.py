@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     saml_idp_metadata_url: str | None = None
     saml_idp_metadata_file: Path | None = None
     saml_sp_entity_id: str | None = None  # default {base_url}/saml/metadata
+    saml_idp_entity_id: str | None = None  # needed only when the metadata names several IdPs
     saml_sp_key_file: Path | None = None
     saml_sp_cert_file: Path | None = None
     saml_want_response_signed: bool = True
@@ -102,11 +103,18 @@ class Settings(BaseSettings):
                     "GOVERNANCE_DEV_LOGIN is enabled but GOVERNANCE_ENV is not 'dev': dev login mints tokens "
                     "for anyone and is refused outside development"
                 )
-            if self.env == "production" and (not self.secret_key or self.secret_key == DEV_ONLY_SECRET):
+            if self.env == "production" and self.secret_key == DEV_ONLY_SECRET:
                 raise ValueError("GOVERNANCE_SECRET_KEY must be set to a random value in production")
-        if not self.secret_key:
+        if not self.secret_key and self.env != "production":
             self.secret_key = DEV_ONLY_SECRET
         return self
+
+    def production_problems(self) -> list[str]:
+        """What stops this configuration from serving in production (the service refuses to start)."""
+        problems = []
+        if self.env == "production" and len(self.secret_key) < 32:
+            problems.append("GOVERNANCE_SECRET_KEY must be set to a random value of at least 32 characters")
+        return problems
 
     @model_validator(mode="after")
     def _refuse_unsafe_identity(self) -> Settings:

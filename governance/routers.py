@@ -11,7 +11,10 @@ from governance.environments.endpoints import router as environment_profiles
 from governance.identity.credential_endpoints import router as credentials
 from governance.identity.endpoints import organisations_router, users_router
 from governance.identity.group_endpoints import groups_router, role_bindings_router
+from governance.identity.saml_endpoints import router as saml_login
+from governance.identity.web_login import router as web_login
 from governance.projects.endpoints import router as projects
+from governance.web.pages import router as pages
 
 ROUTERS: list[APIRouter] = [decisions, projects]
 ROUTERS += [
@@ -25,3 +28,4 @@ ROUTERS += [
     grants_router,
     environment_profiles,
 ]
+ROUTERS += [web_login, saml_login, pages]  # browser login (OIDC, SAML) and the start page

@@ -94,6 +94,11 @@ events = st.fixed_dictionaries(
     }
 )
 event_lists = st.lists(events, min_size=1, max_size=16)
+plain_logs = st.builds(
+    lambda n, note: [make_event(i, summary={"step": i, "note": note}) for i in range(n)],
+    st.integers(2, 14),
+    short_text,
+)  # cheap to draw: for tests where the content matters less than the shape of the log
 any_values = st.one_of(
     st.none(),
     st.booleans(),

@@ -13,9 +13,13 @@ def test_dev_login_refused_outside_dev() -> None:
 
 
 def test_production_needs_a_real_secret() -> None:
+    from governance.app import UnsafeConfiguration, create_app
+
+    with pytest.raises(UnsafeConfiguration, match="GOVERNANCE_SECRET_KEY"):
+        create_app(Settings(env="production"), check_schema=False)
     with pytest.raises(ValidationError, match="GOVERNANCE_SECRET_KEY"):
-        Settings(env="production")
-    assert Settings(env="production", secret_key="k" * 40).secret_key == "k" * 40
+        Settings(env="production", secret_key="dev-only-not-a-secret")
+    assert Settings(env="production", secret_key="k" * 40).production_problems() == []
 
 
 def test_plain_database_urls_pick_our_driver() -> None:
