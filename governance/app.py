@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from governance.auth import endpoints as auth_endpoints
 from governance.config import Settings, get_settings
 from governance.core import problems
 from governance.core.db import get_engine
+from governance.core.logging import configure_logging
+from governance.core.metrics import REGISTRY
+from governance.core.metrics_gauges import refresh_gauges
 from governance.core.middleware import RequestContext
 from governance.core.migrations import schema_problem
 from governance.routers import ROUTERS
@@ -42,9 +48,11 @@ class UnsafeConfiguration(RuntimeError):
 
 def create_app(settings: Settings | None = None, *, check_schema: bool = True) -> FastAPI:
     settings = settings or get_settings()
-    problems = settings.production_problems()
-    if problems:
-        raise UnsafeConfiguration("refusing to start: " + "; ".join(problems))
+    if settings.json_logs:
+        configure_logging(settings.log_level)
+    unsafe = settings.production_problems()
+    if unsafe:
+        raise UnsafeConfiguration("refusing to start: " + "; ".join(unsafe))
     from governance.tasks import register
 
     register(settings)
@@ -65,6 +73,22 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     )
     app.add_middleware(RequestContext)
     problems.install(app)
+
+    @app.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        tags=["health"],
+        response_class=PlainTextResponse,
+        responses={401: {"description": "GOVERNANCE_METRICS_TOKEN is set and was not sent"}},
+    )
+    def metrics(request: Request) -> Response:
+        expected = settings.metrics_token
+        if expected:
+            sent = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+            if not hmac.compare_digest(sent.encode(), expected.encode()):
+                return PlainTextResponse("metrics need the bearer token\n", status_code=401)
+        refresh_gauges()
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", summary="The process is up", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     hub_api_token: str = ""
 
     log_level: str = "INFO"
+    json_logs: bool = True
+    metrics_token: str = ""  # when set, GET /metrics needs it as a bearer token
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
 
     # Browser login for the service's pages (authorization code + PKCE against GOVERNANCE_OIDC_ISSUER)
     oidc_web_client_id: str = "governance-web"
@@ -95,6 +99,18 @@ class Settings(BaseSettings):
     saml_request_max_age_seconds: int = 600
     saml_xmlsec_binary: str | None = None
 
+    # Safe Outputs: encrypted file store, key-encryption keys, malware scanner, risk profiles, check jobs
+    output_store_dir: Path = REPO_ROOT / "var" / "outputs"
+    kek_keys: dict[str, str] = Field(default_factory=dict)  # {version: base64(32 bytes)}; production needs it
+    kek_current: str | None = None  # default: the highest version in kek_keys
+    clamd_address: str | None = None  # unix socket path, unix:///path, host:port or tcp://host:port
+    clamd_timeout_seconds: float = 60.0
+    clamd_max_stream_bytes: int = 25 * 1024 * 1024  # must match clamd's StreamMaxLength
+    risk_profile_file: Path = REPO_ROOT / "policies" / "output_checks.toml"
+    output_retry_seconds: float = 60.0  # beat: how often held or stalled check runs are retried
+    output_stale_seconds: float = 1800.0  # a check run silent this long is presumed dead and re-run
+    output_check_delay_seconds: float = Field(0.0, ge=0)  # tests only: sleep before each check
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.env != "dev":
@@ -125,6 +141,12 @@ class Settings(BaseSettings):
                 "GOVERNANCE_SESSION_COOKIE_SECURE=false is allowed only with GOVERNANCE_ENV=dev or test and a "
                 "plain-http GOVERNANCE_BASE_URL: session cookies must otherwise be Secure"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_test_only_output_settings(self) -> Settings:
+        if self.env == "production" and self.output_check_delay_seconds:
+            raise ValueError("GOVERNANCE_OUTPUT_CHECK_DELAY_SECONDS is refused in production (tests only)")
         return self
 
     @property

@@ -184,7 +184,7 @@ class ChainWalk:
         if got == e - 1:
             if stored_hash == self.prev_hex:
                 return self.fail(e, f"event {got} appears twice (a duplicated event)")
-            if prev_hash == self.before_prev and _self_consistent(prev_hash, canonical, stored_hash):
+            if prev_hash == self.before_prev or _self_consistent(prev_hash, canonical, stored_hash):
                 # Two valid-looking versions of one event: the one the log goes on from is the original.
                 following = next(later, None)
                 if following is None or following[1] == stored_hash:

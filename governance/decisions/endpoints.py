@@ -11,6 +11,7 @@ from governance.auth.dependencies import DbSession, require
 from governance.auth.principal import Principal
 from governance.core.db import commit
 from governance.core.errors import NotFound
+from governance.core.metrics import DECISION_SAFE_DENIALS, DECISIONS
 from governance.core.pagination import Page, keyset_page
 from governance.core.responses import COMMON, READ
 from governance.core.schemas import LIST_LIMIT
@@ -56,6 +57,10 @@ def decide(
 ) -> DecisionOut:
     decision = service.decide(session, principal, body)
     commit(session)
+    DECISIONS.labels("allowed" if decision.allowed else "denied").inc()
+    for safe in SAFES:
+        if not decision.verdict.safes[safe].allowed:
+            DECISION_SAFE_DENIALS.labels(safe).inc()
     return _out(decision, simulated=False)
 
 

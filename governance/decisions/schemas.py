@@ -34,6 +34,13 @@ class DecisionRequest(RequestBody):
     client_ip: str | None = Field(None, max_length=64)
     auth: AuthIn = Field(default_factory=AuthIn)
     requested: RequestedIn = Field(default_factory=RequestedIn)
+    user_token: str | None = Field(
+        None,
+        max_length=8192,
+        description="The user's OIDC access token as the hub holds it. When sent, mfa/acr/amr are taken from "
+        "it (validated like a bearer token, and it must belong to `username`) instead of from `auth`; it is "
+        "never stored.",
+    )
 
     model_config = RequestBody.model_config | {
         "json_schema_extra": {

@@ -21,6 +21,7 @@ from governance.decisions.obligations import compute_obligations
 from governance.decisions.policies import current_engine
 from governance.decisions.schemas import DecisionRequest
 from governance.decisions.situation import SAFES, AuthContext, LaunchSituation, RequestedResources
+from governance.identity.token_context import strength_from_user_token
 from governance.models import ApiToken, LaunchDecision, User
 
 WORKSPACE_TOKEN_SCOPES = ["create:outputs"]
@@ -40,6 +41,10 @@ class Decision:
 def situation_for(
     session: Session, body: DecisionRequest, now: datetime
 ) -> tuple[LaunchSituation, dict[str, Any]]:
+    auth = AuthContext(mfa=body.auth.mfa, acr=body.auth.acr, amr=tuple(body.auth.amr))
+    if body.user_token:  # trust the identity provider, not the hub
+        strength = strength_from_user_token(session, body.user_token, body.username)
+        auth = AuthContext(mfa=strength.mfa, acr=strength.acr, amr=strength.amr)
     return load_situation(
         session,
         now=now,
@@ -48,7 +53,7 @@ def situation_for(
         profile_ref=body.profile,
         dataset_refs=body.datasets,
         client_ip=body.client_ip,
-        auth=AuthContext(mfa=body.auth.mfa, acr=body.auth.acr, amr=tuple(body.auth.amr)),
+        auth=auth,
         requested=RequestedResources(body.requested.cpu, body.requested.memory_gb, body.requested.gpu),
     )
 
@@ -105,7 +110,8 @@ def decide(session: Session, principal: Principal, body: DecisionRequest) -> Dec
         obligations["environment"] = env
         stored_obligations = {**obligations, "environment": {**env, SECRET_ENV: "(redacted)"}}
         _supersede(session, principal, body.username, body.server_name, decision_id, now)
-    inputs = body.model_dump()
+    inputs = body.model_dump(exclude={"user_token"})  # the token is a credential: never stored
+    inputs["auth"] = {"mfa": situation.auth.mfa, "acr": situation.auth.acr, "amr": list(situation.auth.amr)}
     row = LaunchDecision(
         id=decision_id,
         created_at=now,

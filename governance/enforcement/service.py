@@ -16,6 +16,7 @@ from governance.config import get_settings
 from governance.core.clock import utcnow
 from governance.core.context import source_var
 from governance.core.db import transaction
+from governance.core.metrics import SERVERS_STOPPED
 from governance.decisions.schemas import DecisionRequest
 from governance.decisions.service import end_decision, evaluate
 from governance.decisions.situation import SAFES
@@ -101,6 +102,7 @@ def recheck(scope: dict[str, Any]) -> RecheckReport:
                     )
                     continue
                 end_decision(session, row, cause, now)
+                SERVERS_STOPPED.inc()
                 report.stopped.append(label)
                 record(
                     session,

@@ -81,7 +81,9 @@ def provider_metadata(issuer: str) -> ProviderMetadata:
             issuer=issuer,
             authorization_endpoint=str(doc["authorization_endpoint"]),
             token_endpoint=str(doc["token_endpoint"]),
-            end_session_endpoint=str(doc["end_session_endpoint"]) if doc.get("end_session_endpoint") else None,
+            end_session_endpoint=str(doc["end_session_endpoint"])
+            if doc.get("end_session_endpoint")
+            else None,
         )
     except (httpx.HTTPError, ValueError, KeyError) as exc:
         raise ServiceUnavailable(f"the identity provider could not be reached ({type(exc).__name__})")
@@ -118,7 +120,7 @@ def _error_page(request: Request, status: int, title: str, message: str, *, retr
 
 
 @router.get("/login")
-def login(request: Request, next: str | None = None) -> Response:  # noqa: A002 - the parameter's public name
+def login(request: Request, next: str | None = None) -> Response:
     settings = get_settings()
     try:
         issuer = _configured(settings)
@@ -160,7 +162,9 @@ def _pending_login(request: Request, settings: Settings) -> dict[str, str] | Non
         data: Any = _login_serializer(settings).loads(raw, max_age=LOGIN_MAX_AGE)
     except BadSignature:
         return None
-    if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ("state", "nonce", "verifier")):
+    if not isinstance(data, dict) or not all(
+        isinstance(data.get(k), str) for k in ("state", "nonce", "verifier")
+    ):
         return None
     return {k: str(v) for k, v in data.items()}
 
@@ -215,12 +219,16 @@ def callback(
     pending = _pending_login(request, settings)
     if pending is None:
         return _error_page(
-            request, 400, "Login not completed",
+            request,
+            400,
+            "Login not completed",
             "This login was not started here, took longer than ten minutes, or was finished already. "
             "Please log in again.",
         )
     if not state or not secrets.compare_digest(state, pending["state"]):
-        return _error_page(request, 400, "Login not completed", "The login response does not match this login.")
+        return _error_page(
+            request, 400, "Login not completed", "The login response does not match this login."
+        )
     if error:
         text = (error_description or error)[:300]
         return _error_page(request, 401, "Login refused", f"The identity provider refused the login: {text}")
@@ -243,9 +251,19 @@ def callback(
     except DomainError as exc:
         session.rollback()
         record(
-            session, None, "session.refused", "user", None, outcome="denied", source="oidc",
-            summary={"issuer": issuer, "subject": str(claims.get("sub")), "reason": exc.detail,
-                     "username": str(claims.get("preferred_username", ""))[:64]},
+            session,
+            None,
+            "session.refused",
+            "user",
+            None,
+            outcome="denied",
+            source="oidc",
+            summary={
+                "issuer": issuer,
+                "subject": str(claims.get("sub")),
+                "reason": exc.detail,
+                "username": str(claims.get("preferred_username", ""))[:64],
+            },
         )
         commit(session)
         return _error_page(request, exc.status, "You cannot log in", exc.detail, retry=False)

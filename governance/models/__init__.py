@@ -15,6 +15,13 @@ from governance.models.identity import (
     RoleBinding,
     User,
 )
+from governance.models.outputs import (
+    OutputCheckResult,
+    OutputFile,
+    OutputRelease,
+    OutputRequest,
+    OutputReview,
+)
 from governance.models.projects import Membership, Project, ProjectApproval
 from governance.models.saml import SamlRequest
 from governance.models.sessions import WebSession
@@ -34,6 +41,11 @@ __all__ = [
     "LaunchDecision",
     "Membership",
     "Organisation",
+    "OutputCheckResult",
+    "OutputFile",
+    "OutputRelease",
+    "OutputRequest",
+    "OutputReview",
     "ProfileProject",
     "Project",
     "ProjectApproval",

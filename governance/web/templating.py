@@ -25,7 +25,9 @@ templates = Jinja2Templates(
 )
 
 
-def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200) -> HTMLResponse:
+def render(
+    request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200
+) -> HTMLResponse:
     return templates.TemplateResponse(
         request, name, context or {}, status_code=status_code, headers=PAGE_HEADERS
     )

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from governance.audit.chain import CANONICAL_FIELDS, canonical_bytes, link
+from governance.audit.chain import CANONICAL_FIELDS, GENESIS, canonical_bytes, event_hash, link
 from governance.audit.checkpoints import publish_public_key
 from governance.audit.export_format import event_line, verify_export, write_export
 from governance.audit.sealer import InMemorySealerStore
@@ -107,6 +107,28 @@ def test_every_field_of_every_event_is_protected(field: str) -> None:
         changed[first_event_line + k - 1] = event_line(row["hash"], row["prev_hash"], canonical_bytes(row))
         report = verify_export(io.BytesIO(b"".join(changed)), PUBLISHED)
         assert (report.ok, report.first_bad_index) == (False, k), (field, k, report)
+
+
+@pytest.mark.parametrize("k", [1, 2, 4, 6])
+def test_every_kind_of_inserted_event_is_found_where_it_was_inserted(k: int) -> None:
+    store = seal_log([make_event(i) for i in range(6)], every_n=100)  # one checkpoint, at the head
+    rows = rows_of(store)
+    lines = io.BytesIO(export_bytes(store)).readlines()
+    hashes = [GENESIS] + [r["hash"] for r in rows]
+    forgeries = [dict(rows[k - 2])] if k > 1 else []
+    for index in (k, k - 1, k + 1, k - 3, 99):
+        for prev in (hashes[k - 1], hashes[max(k - 2, 0)], "ab" * 32):
+            for consistent in (True, False):
+                forged = {**make_event(50), "seq": 50, "chain_index": index, "prev_hash": prev}
+                forged["hash"] = event_hash(prev, forged) if consistent else "cd" * 32
+                forgeries.append(forged)
+    for forged in forgeries:
+        report = check([*rows[: k - 1], forged, *rows[k - 1 :]], store)
+        assert (report.ok, report.first_bad_index) == (False, k), (forged, report)
+        line = event_line(forged["hash"], forged["prev_hash"], canonical_bytes(forged))
+        at = 1 + len(store.checkpoints) + k - 1
+        report = verify_export(io.BytesIO(b"".join([*lines[:at], line, *lines[at:]])), PUBLISHED)
+        assert (report.ok, report.first_bad_index) == (False, k), (forged, report)
 
 
 def test_a_verified_range_reads_nothing_beyond_its_end(store: InMemorySealerStore) -> None:

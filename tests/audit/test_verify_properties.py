@@ -72,11 +72,10 @@ def forged_between(data: st.DataObject, rows: list[Row], k: int) -> Row:
     )
     consistent = data.draw(st.booleans())
     forged["hash"] = event_hash(forged["prev_hash"], forged) if consistent else data.draw(hex64)
-    offset = forged["chain_index"] - k if forged["chain_index"] in (k - 1, k, k + 1) else "other"
+    index = forged["chain_index"]
+    offset = f"{index - k:+d}" if index in (k - 1, k, k + 1) else "other"
     linked = forged["prev_hash"] == hashes[k - 1]
-    event(
-        f"insert: index {offset:+}, linked {linked}, self-consistent {consistent}".replace("+other", "other")
-    )
+    event(f"insert: index {offset}, linked {linked}, self-consistent {consistent}")
     return forged
 
 

@@ -33,6 +33,7 @@ ROLE_USERS = {
 MATRIX: dict[str, Any] = {
     "GET /healthz": PUBLIC,
     "GET /readyz": PUBLIC,
+    "GET /metrics": PUBLIC,
     "GET /api/v1/me": {"admin", "auditor", "data_steward", "output_checker", "researcher"},
     "GET /api/v1/tokens": {"admin", "auditor", "data_steward", "output_checker", "researcher"},
     "POST /api/v1/tokens": {"admin", "auditor", "data_steward", "output_checker", "researcher"},

@@ -1,8 +1,8 @@
 """web sessions and saml requests
 
-Revision ID: 9376269fbef0
+Revision ID: 2c0c819fafe4
 Revises: 3db675686bdc
-Create Date: 2026-11-25 17:18:38.483805
+Create Date: 2026-11-25 17:21:38.395960
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from alembic import op
 import governance.models.base
 from sqlalchemy.dialects import postgresql
 
-revision = '9376269fbef0'
+revision = '2c0c819fafe4'
 down_revision = '3db675686bdc'
 branch_labels = None
 depends_on = None
@@ -26,8 +26,13 @@ def upgrade() -> None:
     sa.Column('request_id', sa.String(length=128), nullable=False),
     sa.Column('next', sa.String(length=2000), nullable=False),
     sa.Column('used_at', governance.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('user_id', sa.Uuid(), nullable=True),
+    sa.Column('mfa', sa.Boolean(), nullable=False),
+    sa.Column('acr', sa.String(length=200), nullable=True),
+    sa.Column('completed_at', governance.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('created_at', governance.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_saml_requests_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_saml_requests')),
     sa.UniqueConstraint('request_id', name=op.f('uq_saml_requests_request_id'))
     )
