@@ -28,6 +28,12 @@ class TokenCreate(RequestBody):
     scopes: list[str] | None = Field(None, max_length=50, description="Defaults to all scopes of your roles")
     expires_in_hours: float = Field(8, gt=0, le=24 * 366)
 
+    model_config = RequestBody.model_config | {
+        "json_schema_extra": {
+            "examples": [{"name": "analysis scripts", "scopes": ["read:projects"], "expires_in_hours": 8}]
+        }
+    }
+
 
 class TokenOut(ResponseBody):
     id: uuid.UUID
@@ -47,3 +53,5 @@ class TokenCreated(TokenOut):
 
 class DevLogin(RequestBody):
     username: Username
+
+    model_config = RequestBody.model_config | {"json_schema_extra": {"examples": [{"username": "alice"}]}}

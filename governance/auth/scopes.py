@@ -35,6 +35,7 @@ SCOPES: dict[str, str] = {
     "create:outputs": "Create and submit output requests for your projects",
     "review:outputs": "Review output requests",
     "release:outputs": "Release approved outputs",
+    "read:outputs": "Read the output requests you can see: files' checks, visible votes, release records",
     "read:audit": "Read the audit log",
     "verify:audit": "Verify the audit log",
     "manage:tokens": "Create and revoke API tokens for other users",
@@ -54,6 +55,7 @@ ROLES: dict[str, frozenset[str]] = {
             "create:access-requests",
             "read:profiles",
             "create:outputs",
+            "read:outputs",
         }
     ),
     "data_steward": frozenset(
@@ -78,10 +80,19 @@ ROLES: dict[str, frozenset[str]] = {
             "read:profiles",
             "simulate:launches",
             "read:decisions",
+            "read:outputs",
         }
     ),
     "output_checker": frozenset(
-        {"read:me", "write:me", "read:datasets", "read:profiles", "review:outputs", "release:outputs"}
+        {
+            "read:me",
+            "write:me",
+            "read:datasets",
+            "read:profiles",
+            "review:outputs",
+            "release:outputs",
+            "read:outputs",
+        }
     ),
     "auditor": frozenset(_READ_ALL) | {"verify:audit"},
     "admin": frozenset(SCOPES) - {"decide:launches"},

@@ -30,5 +30,11 @@ Note = Annotated[str, StringConstraints(max_length=2000)]
 class TransitionBody(RequestBody):
     note: Note = ""
 
+    model_config = RequestBody.model_config | {
+        "json_schema_extra": {
+            "examples": [{"note": "Ethics approval confirmed; data minimised to what the aims need."}]
+        }
+    }
+
 
 LIST_LIMIT = Annotated[int, Field(ge=1, le=200)]

@@ -107,9 +107,25 @@ class AccessApprove(RequestBody):
     )
     note: Note = ""
 
+    model_config = RequestBody.model_config | {
+        "json_schema_extra": {
+            "examples": [
+                {"conditions": "Aggregate outputs only.", "expires_at": "2027-06-30T00:00:00Z", "note": ""}
+            ]
+        }
+    }
+
 
 class AccessReject(RequestBody):
     note: RequiredNote = Field(description="Why; shown to the applicants")
+
+    model_config = RequestBody.model_config | {
+        "json_schema_extra": {
+            "examples": [
+                {"note": "The justification does not explain why identifiable admissions data are needed."}
+            ]
+        }
+    }
 
 
 class AccessRequestOut(ResponseBody):
@@ -131,6 +147,12 @@ class AccessRequestOut(ResponseBody):
 
 class GrantRevoke(RequestBody):
     reason: RequiredNote
+
+    model_config = RequestBody.model_config | {
+        "json_schema_extra": {
+            "examples": [{"reason": "The data-sharing agreement with the custodian ended."}]
+        }
+    }
 
 
 class GrantOut(ResponseBody):

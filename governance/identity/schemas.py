@@ -131,6 +131,12 @@ class AccreditationOut(ResponseBody):
 class RevokeBody(RequestBody):
     reason: Reason
 
+    model_config = RequestBody.model_config | {
+        "json_schema_extra": {
+            "examples": [{"reason": "The certificate was withdrawn by the accrediting body."}]
+        }
+    }
+
 
 class AgreementCreate(RequestBody):
     version: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]

@@ -101,6 +101,12 @@ class MemberCreate(RequestBody):
     role: Literal["researcher", "viewer"] = "researcher"
     expires_at: datetime | None = None
 
+    model_config = RequestBody.model_config | {
+        "json_schema_extra": {
+            "examples": [{"username": "bob", "role": "researcher", "expires_at": "2027-06-30T00:00:00Z"}]
+        }
+    }
+
 
 class MemberUpdate(RequestBody):
     role: Literal["researcher", "viewer"] | None = None
