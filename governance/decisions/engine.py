@@ -1,6 +1,6 @@
 """The Five Safes launch-decision engine: Cedar policies evaluated in-process with cedarpy.
 
-Request layout (one action per safe, all requests of a launch in one ``is_authorized_batch`` call):
+Request layout (one action per safe; the requests of each safe in one ``is_authorized_batch`` call):
 
 ==================  =====================  ===================================================
 action              resource               notes
@@ -13,9 +13,16 @@ launch:settings     Profile (or Unknown)
 ==================  =====================  ===================================================
 
 What all safes share (now, MFA, requested resources, client address, membership, the project and the
-profile) lives on one ``Launch`` entity that each request's context points to (``context.launch``), so
-Cedar reads it once per launch rather than once per request. Unknown things, and projects the user has no
-membership record for, arrive as ``Unknown`` entities or absent attributes.
+profile) lives on one ``Launch`` entity that policies name as ``Launch::"launch"``, so Cedar reads it once
+per launch rather than once per request. Unknown things, and projects the user has no membership record
+for, arrive as ``Unknown`` entities or absent attributes.
+
+Cedar evaluates every policy of a set on every request, so each safe gets its own ``PolicySet`` (every
+permit plus that safe's forbids) and the entities are parsed once per launch into an ``Entities`` handle
+that the per-safe batches share. The answers are the same as against one combined set: loading refuses a
+forbid that is not scoped to its safe's action, so no other safe's forbid could ever apply. The project,
+profile and dataset entities are parsed from their JSON text at most once while the engine remembers that
+text (``SHARED_ENTITIES_CACHE_SIZE`` texts); only the user and the launch are parsed for every launch.
 
 Policies are validated against the schema when loaded. Evaluation does not re-validate each request
 against the schema unless ``strict=True`` (it costs about half the evaluation time); the request builder
@@ -30,6 +37,7 @@ and an unknown one is refused at load time.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -49,6 +57,7 @@ from governance.decisions.situation import (
     AccreditationFact,
     AgreementFact,
     AuthContext,
+    CedarBatch,
     DatasetFact,
     GrantFact,
     LaunchSituation,
@@ -77,6 +86,7 @@ KNOWN_PLACEHOLDERS: frozenset[str] = frozenset(
 ERROR_REASON = (
     "the {safe} policy could not be evaluated ({detail}) — access is denied until an administrator fixes it"
 )
+SHARED_ENTITIES_CACHE_SIZE = 1024  # parsed project/profile/dataset entity sets kept per engine
 DEFAULT_DENY_REASON = "no policy permits this ({safe}); access is denied by default"
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _FAILED_POLICY = re.compile(r"policy `([^`]+)`")
@@ -328,14 +338,52 @@ def _canary_situations() -> list[LaunchSituation]:
     return [known, unknown]
 
 
-def _check_requests_fit_schema(policy_set: Any, schema: Any, directory: Path) -> None:
+def _policy_sets_by_safe(infos: Mapping[str, PolicyInfo], static: Mapping[str, Any]) -> dict[str, Any]:
+    """Every permit plus the safe's own forbids, as one ``PolicySet`` per safe (see the module docstring)."""
+    sets: dict[str, Any] = {}
+    for safe in SAFES:
+        chosen = {pid: static[pid] for pid, i in infos.items() if i.effect == "permit" or i.safe == safe}
+        document = {"staticPolicies": chosen, "templates": {}, "templateLinks": []}
+        sets[safe] = cedarpy.PolicySet.from_json_str(json.dumps(document))
+    return sets
+
+
+def _authorize(
+    prepared: CedarBatch, policy_sets: Mapping[str, Any], schema: Any, parse_shared: Callable[[str], Any]
+) -> list[Any]:
+    """Cedar's answer to each request of ``prepared``, in order; raises when Cedar cannot run at all.
+
+    ``parse_shared`` turns ``prepared.shared_entities`` into an ``Entities`` handle (the engine remembers
+    recent ones). With a ``schema``, the entities and every request are validated against it.
+    """
+    entities: Any
+    try:
+        shared = parse_shared(prepared.shared_entities)
+        entities = shared.with_added_json_str(prepared.launch_entities, schema)
+    except ValueError:  # the handle's error is terse; given the text, Cedar says per request what is wrong
+        entities = prepared.entities
+    by_safe: dict[str, list[int]] = {}
+    for index, safe in enumerate(prepared.safes):
+        by_safe.setdefault(safe, []).append(index)
+    results: list[Any] = [None] * len(prepared.requests)
+    for safe, indices in by_safe.items():
+        requests = [prepared.requests[i] for i in indices]
+        answers = cedarpy.is_authorized_batch(requests, policy_sets[safe], entities, schema)
+        for index, answer in zip(indices, answers, strict=True):
+            results[index] = answer
+    return results
+
+
+def _check_requests_fit_schema(policy_sets: Mapping[str, Any], schema: Any, directory: Path) -> None:
+    def parse(text: str) -> Any:
+        return cedarpy.Entities.from_json_str(text, schema)
+
     for situation in _canary_situations():
-        prepared = cedar_batch(situation)
         try:
-            results = cedarpy.is_authorized_batch(prepared.requests, policy_set, prepared.entities, schema)
+            results = _authorize(cedar_batch(situation), policy_sets, schema, parse)
         except Exception as exc:
             raise PolicyLoadError(
-                f"{directory}: the schema does not fit the launch requests: {exc}"
+                f"{directory}: the schema does not fit the launch requests: {_short_error(str(exc))}"
             ) from None
         for result in results:
             for error in result.diagnostics.errors:
@@ -352,15 +400,20 @@ def _check_requests_fit_schema(policy_set: Any, schema: Any, directory: Path) ->
 class PolicyEngine:
     """Parsed, validated policies; ``evaluate`` is pure and thread-safe."""
 
-    def __init__(self, directory: Path, policy_set: Any, schema: Any, policies: dict[str, PolicyInfo],
-                 version: str, warnings: list[str], strict: bool = False) -> None:  # fmt: skip
+    def __init__(self, directory: Path, policy_sets: dict[str, Any], schema: Any,
+                 policies: dict[str, PolicyInfo], version: str, warnings: list[str],
+                 strict: bool = False) -> None:  # fmt: skip
         self.directory = directory
         self.policies = policies
         self.version = version
         self.warnings = warnings
-        self._policy_set = policy_set
+        self._policy_sets = policy_sets  # one PolicySet per safe
         self._schema = schema
         self.strict = strict
+        # Parsed shared entities by their JSON text: launches of the same project with the same profile
+        # and datasets skip parsing them (a different text is simply another entry).
+        parse = functools.partial(cedarpy.Entities.from_json_str, schema=schema if strict else None)
+        self._shared_entities = functools.lru_cache(maxsize=SHARED_ENTITIES_CACHE_SIZE)(parse)
 
     @classmethod
     def from_directory(cls, path: Path | str, *, strict: bool = False) -> PolicyEngine:
@@ -384,25 +437,28 @@ class PolicyEngine:
                     )
                 infos[info.id] = info
                 static[info.id] = policy
-        document = {"staticPolicies": static, "templates": {}, "templateLinks": []}
-        policy_set = cedarpy.PolicySet.from_json_str(json.dumps(document))
-        _check_requests_fit_schema(policy_set, schema, directory)
+        policy_sets = _policy_sets_by_safe(infos, static)
+        _check_requests_fit_schema(policy_sets, schema, directory)
         warnings = [
             f'no permit policy applies to action "{action}": every {safe} check will be denied'
             for safe, action in ACTIONS.items()
             if not any(_permits(static[i], action) for i, info in infos.items() if info.effect == "permit")
         ]
-        return cls(directory, policy_set, schema, infos, _version(texts), warnings, strict)
+        return cls(directory, policy_sets, schema, infos, _version(texts), warnings, strict)
 
     def reload(self, path: Path | str | None = None) -> PolicyEngine:
         """A freshly loaded engine (this one is left untouched); raises PolicyLoadError."""
         return PolicyEngine.from_directory(self.directory if path is None else path, strict=self.strict)
 
+    def authorize(self, prepared: CedarBatch) -> list[Any]:
+        """Cedar's raw answers for a prepared launch, in request order (the engine's Cedar-only part)."""
+        schema = self._schema if self.strict else None
+        return _authorize(prepared, self._policy_sets, schema, self._shared_entities)
+
     def evaluate(self, situation: LaunchSituation) -> Verdict:
         prepared = cedar_batch(situation)
         try:
-            results = cedarpy.is_authorized_batch(prepared.requests, self._policy_set, prepared.entities,
-                                                  self._schema if self.strict else None)  # fmt: skip
+            results = self.authorize(prepared)
         except Exception as exc:  # any failure of the evaluator itself denies everything
             detail = f"{type(exc).__name__}: {exc}"
             safes = {

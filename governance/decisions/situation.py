@@ -366,18 +366,33 @@ def _ip(text: str) -> dict[str, Any]:
     return {"__extn": {"fn": "ip", "arg": text}}
 
 
+_to_json = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+
+
 def _uid(kind: str, uid: str) -> dict[str, str]:
     return {"type": kind, "id": uid}
 
 
 @dataclass(slots=True)
 class CedarBatch:
-    """The requests of one launch (for one ``is_authorized_batch`` call) and the entities they share."""
+    """The requests of one launch (one per safe, one per requested dataset) and the entities they share.
+
+    The entities come in two JSON documents: ``shared_entities`` (the project, profile and datasets) is the
+    same text for every launch of that project with that profile and those datasets, so its parsed form
+    can be reused; ``launch_entities`` (the user and the launch) is new every time.
+    """
 
     requests: list[dict[str, Any]]
     safes: list[str]  # safe of each request
     dataset_keys: list[str | None]  # requested dataset string of each launch:data request
-    entities: str  # JSON
+    shared_entities: str = "[]"
+    launch_entities: str = "[]"
+
+    @property
+    def entities(self) -> str:
+        """All the entities as one JSON document."""
+        parts = [doc[1:-1] for doc in (self.shared_entities, self.launch_entities) if doc != "[]"]
+        return "[" + ",".join(parts) + "]"
 
 
 def _accreditation_record(item: AccreditationFact) -> dict[str, Any]:
@@ -418,8 +433,7 @@ def _user_entity(user: UserFact, kind: str, now: datetime) -> dict[str, Any]:
     return {"uid": _uid("User", user.id), "attrs": attrs, "parents": []}
 
 
-_LAUNCH_UID = {"type": "Launch", "id": "launch"}
-_LAUNCH_CONTEXT = json.dumps({"launch": {"__entity": _LAUNCH_UID}}, separators=(",", ":"))
+_LAUNCH_UID = {"type": "Launch", "id": "launch"}  # policies name it as the literal Launch::"launch"
 
 
 def _launch_attrs(situation: LaunchSituation, now: datetime) -> dict[str, Any]:
@@ -496,42 +510,41 @@ def _add_profile(situation: LaunchSituation, launch: dict[str, Any], entities: l
     return uid
 
 
-def _request(principal: Any, safe: str, resource: Any, context: str) -> dict[str, Any]:
-    return {
-        "principal": principal,
-        "action": _uid("Action", ACTIONS[safe]),
-        "resource": resource,
-        "context": context,
-    }
+def _request(principal: Any, safe: str, resource: Any, context: str | None = None) -> dict[str, Any]:
+    """A request; no context at all (rather than an empty one) saves Cedar a parse."""
+    request = {"principal": principal, "action": _uid("Action", ACTIONS[safe]), "resource": resource}
+    if context is not None:
+        request["context"] = context
+    return request
 
 
 def cedar_batch(situation: LaunchSituation) -> CedarBatch:
     """Entities and requests for a situation, following the layout in ``policies/schema.cedarschema``."""
     now = as_utc(situation.now)
-    entities: list[dict[str, Any]] = []
+    shared: list[dict[str, Any]] = []
+    per_launch: list[dict[str, Any]] = []
     user = situation.user
     principal = _uid("Unknown", "user") if user is None else _uid("User", user.id)
     if user is not None:
-        entities.append(_user_entity(user, situation.required_accreditation_kind, now))
+        per_launch.append(_user_entity(user, situation.required_accreditation_kind, now))
     launch = _launch_attrs(situation, now)
-    project_uid = _add_project(situation, launch, entities)
-    profile_uid = _add_profile(situation, launch, entities)
-    entities.append({"uid": _LAUNCH_UID, "attrs": launch, "parents": []})
+    project_uid = _add_project(situation, launch, shared)
+    profile_uid = _add_profile(situation, launch, shared)
+    per_launch.append({"uid": _LAUNCH_UID, "attrs": launch, "parents": []})
     prepared = CedarBatch(
         requests=[
-            _request(principal, "people", project_uid, _LAUNCH_CONTEXT),
-            _request(principal, "projects", project_uid, _LAUNCH_CONTEXT),
-            _request(principal, "settings", profile_uid, _LAUNCH_CONTEXT),
+            _request(principal, "people", project_uid),
+            _request(principal, "projects", project_uid),
+            _request(principal, "settings", profile_uid),
         ],
         safes=["people", "projects", "settings"],
         dataset_keys=[None, None, None],
-        entities="",
     )
     visible = project_is_visible(situation)
     seen: set[str] = set()
     for key in dict.fromkeys(situation.requested_datasets):
         dataset = situation.datasets.get(key)
-        context = _LAUNCH_CONTEXT
+        context = None
         if dataset is None:
             resource = _uid("Unknown", f"dataset:{key}")
         else:
@@ -539,12 +552,13 @@ def cedar_batch(situation: LaunchSituation) -> CedarBatch:
             if dataset.id not in seen:
                 seen.add(dataset.id)
                 attrs = {"slug": dataset.slug, "tier": _long(dataset.tier), "status": dataset.status}
-                entities.append({"uid": resource, "attrs": attrs, "parents": []})
+                shared.append({"uid": resource, "attrs": attrs, "parents": []})
             grant = situation.grants.get(dataset.id) if visible else None
             if grant is not None:
-                context = _LAUNCH_CONTEXT[:-1] + ',"grant":' + json.dumps(_grant_record(grant)) + "}"
+                context = _to_json({"grant": _grant_record(grant)})
         prepared.requests.append(_request(principal, "data", resource, context))
         prepared.safes.append("data")
         prepared.dataset_keys.append(key)
-    prepared.entities = json.dumps(entities, separators=(",", ":"))
+    prepared.shared_entities = _to_json(shared)
+    prepared.launch_entities = _to_json(per_launch)
     return prepared

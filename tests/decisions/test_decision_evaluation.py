@@ -19,7 +19,7 @@ OVERFLOW = """
 @safe("people")
 @reason("this text is never shown, the policy fails before it can apply")
 forbid (principal is User, action == Action::"launch:people", resource)
-when { context.launch.mfaTier * 9223372036854775807 > 0 };
+when { Launch::"launch".mfaTier * 9223372036854775807 > 0 };
 """
 
 
