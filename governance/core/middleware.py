@@ -1,4 +1,4 @@
-"""Request ids, body size limits and security headers."""
+"""Request ids, body size limits, security headers, access logs and latency metrics (pure ASGI: cheap)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from typing import Any
 
-from fastapi import Request, Response
-from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from governance.core.context import request_id_var
 from governance.core.metrics import HTTP_LATENCY
@@ -18,55 +18,78 @@ from governance.core.problems import problem
 access_log = logging.getLogger("governance.access")
 MAX_JSON_BODY = 1_048_576
 _SAFE_RID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_BASE_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+]
+_HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 
-class RequestContext(BaseHTTPMiddleware):
-    async def dispatch(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        incoming = request.headers.get("x-request-id", "")
+class RequestContext:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        incoming = headers.get("x-request-id", "")
         rid = incoming if _SAFE_RID.match(incoming) else uuid.uuid4().hex
+        https = scope.get("scheme") == "https" or headers.get("x-forwarded-proto") == "https"
+        scope.setdefault("state", {})
         token = request_id_var.set(rid)
         began = time.perf_counter()
+        status = 500
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                extra: list[tuple[bytes, bytes]] = [(b"x-request-id", rid.encode()), *_BASE_HEADERS]
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                if b"x-frame-options" not in present:
+                    extra.append((b"x-frame-options", b"DENY"))
+                if https:
+                    extra.append(_HSTS)
+                message["headers"] = [*message.get("headers", []), *[h for h in extra if h[0] not in present]]
+            await send(message)
+
         try:
-            if _too_large(request):
-                response: Response = problem(
-                    request,
-                    413,
-                    "payload-too-large",
-                    "Payload too large",
+            if _too_large(headers):
+                request = Request(scope)
+                response = problem(
+                    request, 413, "payload-too-large", "Payload too large",
                     f"request bodies may be at most {MAX_JSON_BODY} bytes",
-                )
+                )  # fmt: skip
+                await response(scope, receive, send_with_headers)
             else:
-                response = await call_next(request)
-            elapsed = time.perf_counter() - began
-            route = getattr(request.scope.get("route"), "path", "unmatched")
-            HTTP_LATENCY.labels(request.method, route, str(response.status_code)).observe(elapsed)
-            principal = getattr(request.state, "principal", None)
-            access_log.info(
-                "%s %s %s",
-                request.method,
-                route,
-                response.status_code,
-                extra={
-                    "status": response.status_code,
-                    "duration_ms": round(elapsed * 1000, 2),
-                    "actor": getattr(principal, "username", None),
-                    "outcome": "ok" if response.status_code < 400 else "refused",
-                },
-            )
+                await self.app(scope, receive, send_with_headers)
         finally:
+            _observe(scope, status, time.perf_counter() - began)
             request_id_var.reset(token)
-        response.headers["X-Request-ID"] = rid
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        if request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https":
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        return response
 
 
-def _too_large(request: Request) -> bool:
-    length = request.headers.get("content-length", "")
-    ctype = request.headers.get("content-type", "")
+def _observe(scope: Scope, status: int, elapsed: float) -> None:
+    route = getattr(scope.get("route"), "path", "unmatched")
+    HTTP_LATENCY.labels(scope["method"], route, str(status)).observe(elapsed)
+    state: dict[str, Any] = scope.get("state", {})
+    principal = state.get("principal")
+    access_log.info(
+        "%s %s %s",
+        scope["method"],
+        route,
+        status,
+        extra={
+            "status": status,
+            "duration_ms": round(elapsed * 1000, 2),
+            "actor": getattr(principal, "username", None),
+            "outcome": "ok" if status < 400 else "refused",
+        },
+    )
+
+
+def _too_large(headers: dict[str, str]) -> bool:
+    length = headers.get("content-length", "")
+    ctype = headers.get("content-type", "")
     return not ctype.startswith("multipart/") and length.isdigit() and int(length) > MAX_JSON_BODY
