@@ -409,3 +409,38 @@ def test_launch_fails_closed_when_governance_is_unreachable(stack: Stack) -> Non
     # Once the service is back, the same launch goes ahead: the refusal was the outage, nothing else.
     env = stack.spawn_ready("alice", "unreachable", NO_DATA)
     assert env["GOVERNANCE_PROJECT"] == PROJECT
+
+
+def test_sweep_ends_decisions_whose_server_is_gone(stack: Stack) -> None:
+    """A server stopped outside governance (by the user, a culler, a crash) no longer counts as live."""
+    stack.spawn_ready("alice", "gone", NO_DATA)
+    r = stack.hub_call("DELETE", "/users/alice/servers/gone", stack.user_tokens["alice"])
+    assert r.status_code in (202, 204), r.text
+    stack.wait_stopped("alice", "gone", 30)
+    live = (
+        "SELECT count(*) FROM launch_decisions WHERE username = 'alice' AND server_name = %s "
+        "AND ended_at IS NULL"
+    )
+    assert stack.sql(live, "gone")[0][0] == 1
+    # past the grace period that protects servers still starting
+    stack.sql(
+        "UPDATE launch_decisions SET created_at = now() - interval '10 minutes' WHERE server_name = %s",
+        "gone",
+    )
+    governance_cli(
+        stack.db_url,
+        "enforcement",
+        "sweep",
+        GOVERNANCE_HUB_API_URL=stack.hub.api_url,
+        GOVERNANCE_HUB_API_TOKEN=stack.governance.env["GOVERNANCE_HUB_API_TOKEN"],
+    )
+    assert stack.sql(live, "gone")[0][0] == 0
+    ended = stack.sql(
+        "SELECT end_cause FROM launch_decisions WHERE username = 'alice' AND server_name = %s", "gone"
+    )
+    assert ended and "no longer running" in ended[0][0]
+    gone = stack.sql(
+        "SELECT count(*) FROM audit_events WHERE action = 'server.gone' AND summary->>'server' = %s",
+        "alice/gone",
+    )
+    assert gone[0][0] == 1
