@@ -4,8 +4,11 @@
    same file with pyarrow.csv.read_csv, in the same run (goal: checks <= 3x the read).
 2. Encrypt + store throughput for a 1 GB file written in 1 MiB pieces (goal: >= 100 MB/s) and the
    process peak RSS (goal: <= 200 MB). Read-back (decrypt + verify) throughput is reported too.
+3. The same through the HTTP API (--http): a real `governance serve` (SQLite, demo data) receives a
+   1 GB multipart upload on POST /api/v1/output-requests/{id}/files; reported are the end-to-end
+   throughput and the server process's peak RSS (VmHWM) before and after the upload.
 
-Run: .venv/bin/python bench/outputs.py [--repeat 5] [--store-mb 1024]
+Run: .venv/bin/python bench/outputs.py [--repeat 5] [--store-mb 1024] [--http] [--skip-tabular]
 Prints the p50 of the repetitions.
 """
 
@@ -136,6 +139,90 @@ def bench_store(workdir: Path, repeat: int, megabytes: int) -> None:
     print(f"decrypt+verify {megabytes} MiB              p50 {read:6.2f} s  {mb / read:7.1f} MB/s")
 
 
+def bench_http_upload(workdir: Path, megabytes: int) -> None:
+    import subprocess
+
+    import httpx
+
+    from tests.harness.ports import free_port
+    from tests.harness.process import ServiceProcess
+
+    governance = str(Path(sys.executable).parent / "governance")
+    profile = (ROOT / "policies" / "output_checks.toml").read_text()
+    limit = (megabytes + 64) * 1024 * 1024
+    profile = profile.replace("max_file_bytes = 104_857_600", f"max_file_bytes = {limit}")
+    profile = profile.replace("max_request_bytes = 524_288_000", f"max_request_bytes = {limit}")
+    (workdir / "profile.toml").write_text(profile)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVERNANCE_")}
+    env.update(
+        GOVERNANCE_ENV="test",
+        GOVERNANCE_DATABASE_URL=f"sqlite:///{workdir / 'bench.db'}",
+        GOVERNANCE_OUTPUT_STORE_DIR=str(workdir / "http-store"),
+        GOVERNANCE_RISK_PROFILE_FILE=str(workdir / "profile.toml"),
+        GOVERNANCE_LOG_LEVEL="WARNING",
+    )
+    for args in (["db", "upgrade"], ["demo", "seed"]):
+        subprocess.run([governance, *args], env=env, check=True, capture_output=True)
+    token = (
+        subprocess.run(
+            [governance, "token", "create", "--username", "alice"],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    data = workdir / "upload.bin"
+    piece = os.urandom(1024 * 1024)
+    with data.open("wb") as out:
+        for _ in range(megabytes):
+            out.write(piece)
+    server = ServiceProcess(
+        "governance", [governance, "serve", "--port", str(port)], log_path=workdir / "serve.log", env=env
+    )
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        server.wait_ready(lambda: httpx.get(f"{url}/readyz").status_code == 200, timeout=60, what="readyz")
+        assert server.pid is not None
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=url, headers=headers, timeout=600) as client:
+            created = client.post(
+                "/api/v1/output-requests", json={"project": "diabetes-outcomes", "title": "bench"}
+            )
+            request_id = created.json()["id"]
+            before = _vm_hwm_mb(server.pid)
+            with data.open("rb") as handle:
+                start = time.perf_counter()
+                response = client.post(
+                    f"/api/v1/output-requests/{request_id}/files",
+                    data={"context": "bench", "controls": "bench"},
+                    files={"file": ("upload.bin", handle, "application/octet-stream")},
+                )
+                elapsed = time.perf_counter() - start
+            assert response.status_code == 201, response.text
+            assert response.json()["size"] == megabytes * 1024 * 1024
+        after = _vm_hwm_mb(server.pid)
+    finally:
+        server.stop()
+        data.unlink(missing_ok=True)
+    print(
+        f"HTTP upload {megabytes} MiB (multipart -> encrypt -> store) {elapsed:6.2f} s  "
+        f"{megabytes * 1.048576 / elapsed:7.1f} MB/s (goal >= 100)"
+    )
+    print(f"server peak RSS (VmHWM): {before:.0f} MB before the upload, {after:.0f} MB after (goal <= 200)")
+
+
+def _vm_hwm_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
@@ -147,12 +234,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--store-mb", type=int, default=1024)
     parser.add_argument("--skip-tabular", action="store_true")
+    parser.add_argument("--http", action="store_true", help="also measure the upload through the HTTP API")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-outputs-") as tmp:
         workdir = Path(tmp)
         # Storage first, so that its peak RSS is not hidden by the table benchmark's.
         bench_store(workdir, max(1, min(args.repeat, 3)), args.store_mb)
         print(f"peak RSS after storage benchmark: {peak_rss_mb():.0f} MB (goal <= 200)")
+        if args.http:
+            bench_http_upload(workdir, args.store_mb)
         if not args.skip_tabular:
             bench_tabular(workdir, args.repeat)
             print(f"peak RSS after tabular benchmark: {peak_rss_mb():.0f} MB (the table is held in memory)")

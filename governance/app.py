@@ -23,6 +23,7 @@ from governance.core.metrics import REGISTRY
 from governance.core.metrics_gauges import refresh_gauges
 from governance.core.middleware import RequestContext
 from governance.core.migrations import schema_problem
+from governance.core.tracing import instrument_app
 from governance.routers import ROUTERS
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,16 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
             problem = schema_problem(get_engine())
             if problem:
                 raise SchemaNotAtHead(f"refusing to start: {problem}")
-        yield
+        # The embedded default chains audit events in a thread (Celery beat runs "audit.seal" otherwise).
+        from governance.audit.sealing import SealerThread, wants_thread
+
+        sealer = SealerThread(settings).start() if wants_thread(settings) else None
+        _app.state.audit_sealer = sealer
+        try:
+            yield
+        finally:
+            if sealer is not None:
+                sealer.stop()
 
     app = FastAPI(
         title="Five Safes Governance",
@@ -73,6 +83,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     )
     app.add_middleware(RequestContext)
     problems.install(app)
+    instrument_app(app, settings)  # OpenTelemetry, when GOVERNANCE_OTEL_EXPORTER is set
 
     @app.get(
         "/metrics",

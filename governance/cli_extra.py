@@ -7,12 +7,21 @@ from pathlib import Path
 import click
 
 from governance.config import get_settings
+from governance.identity.cli import identity
+from governance.outputs.cli import outputs
 
 
 def register_extra_commands(main: click.Group) -> None:
     main.add_command(policy)
     main.add_command(worker)
     main.add_command(enforcement)
+    main.add_command(identity)
+    from governance.audit.cli import audit
+    from governance.keys.cli import keys
+
+    main.add_command(audit)
+    main.add_command(keys)
+    main.add_command(outputs)
 
 
 @click.group()

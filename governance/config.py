@@ -111,6 +111,25 @@ class Settings(BaseSettings):
     output_stale_seconds: float = 1800.0  # a check run silent this long is presumed dead and re-run
     output_check_delay_seconds: float = Field(0.0, ge=0)  # tests only: sleep before each check
 
+    # Audit log: signed checkpoints (Ed25519) and the sealer that chains committed events
+    audit_signing_key: str = ""  # base64 of the 32 raw bytes, or PEM; dev/test derive a stable key
+    audit_checkpoint_every_n: int = Field(1000, ge=1)
+    audit_checkpoint_every_seconds: float = Field(60.0, gt=0)
+    # "auto": a thread in the API process when there is no broker (Celery beat runs "audit.seal" otherwise),
+    # never in tests unless asked for; "thread" always; "off" never (run `governance audit seal` yourself).
+    audit_sealer: Literal["auto", "thread", "off"] = "auto"
+    audit_seal_interval_seconds: float = Field(0.25, gt=0, le=60)
+    audit_seal_batch: int = Field(2000, ge=1, le=50_000)
+    audit_verify_workers: int = Field(2, ge=1, le=64)  # processes for long verifications
+
+    # Key-encryption keys written by `governance keys rotate` (merged with GOVERNANCE_KEK_KEYS);
+    # default var/keys/kek.json with GOVERNANCE_ENV=dev, none otherwise unless set.
+    kek_file: Path | None = None
+
+    # OpenTelemetry tracing: "console", or an OTLP/HTTP endpoint such as http://127.0.0.1:4318
+    otel_exporter: str | None = None
+    otel_service_name: str = "five-safes-governance"
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.env != "dev":
@@ -130,7 +149,29 @@ class Settings(BaseSettings):
         problems = []
         if self.env == "production" and len(self.secret_key) < 32:
             problems.append("GOVERNANCE_SECRET_KEY must be set to a random value of at least 32 characters")
+        if self.env == "production":
+            problems.extend(self._audit_signing_problems())
         return problems
+
+    def _audit_signing_problems(self) -> list[str]:
+        if not self.audit_signing_key.strip():
+            return [
+                "GOVERNANCE_AUDIT_SIGNING_KEY must be set (an Ed25519 private key: base64 of 32 random "
+                "bytes, or PEM; `governance audit keygen` makes one): audit checkpoints are signed with it"
+            ]
+        from governance.audit.checkpoints import load_private_key
+
+        try:
+            load_private_key(self.audit_signing_key)
+        except ValueError as exc:
+            return [f"GOVERNANCE_AUDIT_SIGNING_KEY: {exc}"]
+        return []
+
+    @property
+    def kek_file_path(self) -> Path | None:
+        if self.kek_file is not None:
+            return self.kek_file
+        return REPO_ROOT / "var" / "keys" / "kek.json" if self.env == "dev" else None
 
     @model_validator(mode="after")
     def _refuse_unsafe_identity(self) -> Settings:
@@ -138,8 +179,8 @@ class Settings(BaseSettings):
             self.env == "production" or not self.base_url.startswith("http://")
         ):
             raise ValueError(
-                "GOVERNANCE_SESSION_COOKIE_SECURE=false is allowed only with GOVERNANCE_ENV=dev or test and a "
-                "plain-http GOVERNANCE_BASE_URL: session cookies must otherwise be Secure"
+                "GOVERNANCE_SESSION_COOKIE_SECURE=false is allowed only with GOVERNANCE_ENV=dev or test "
+                "and a plain-http GOVERNANCE_BASE_URL: session cookies must otherwise be Secure"
             )
         return self
 

@@ -13,6 +13,7 @@ from governance.identity.endpoints import organisations_router, users_router
 from governance.identity.group_endpoints import groups_router, role_bindings_router
 from governance.identity.saml_endpoints import router as saml_login
 from governance.identity.web_login import router as web_login
+from governance.outputs.file_endpoints import router as outputs
 from governance.projects.endpoints import router as projects
 from governance.web.pages import router as pages
 
@@ -29,3 +30,8 @@ ROUTERS += [
     environment_profiles,
 ]
 ROUTERS += [web_login, saml_login, pages]  # browser login (OIDC, SAML) and the start page
+ROUTERS += [outputs]
+
+from governance.audit.endpoints import router as audit  # noqa: E402
+
+ROUTERS += [audit]  # the audit log, its checkpoints and keys, verification and the auditor reports

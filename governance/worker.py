@@ -26,11 +26,21 @@ def make_celery() -> Celery:
             "audit-seal": {"task": "audit.seal", "schedule": 2.0},
         },
     )
-    from governance.tasks import TASKS, register
+    # Directory sync from Keycloak (the task returns at once when GOVERNANCE_KEYCLOAK_URL is not set).
+    app.conf.beat_schedule["identity-sync"] = {
+        "task": "identity.sync",
+        "schedule": settings.keycloak_sync_seconds,
+    }
+    # Safe Outputs: re-run the checks of requests held (scanner unreachable) or whose check run went silent.
+    app.conf.beat_schedule["outputs-retry"] = {
+        "task": "outputs.retry_held",
+        "schedule": settings.output_retry_seconds,
+    }
+    from governance.tasks import TASK_OPTIONS, TASKS, register
 
     register()
     for name, func in TASKS.items():
-        app.task(name=name, bind=False, acks_late=True)(func)
+        app.task(name=name, bind=False, acks_late=True, **TASK_OPTIONS.get(name, {}))(func)
     return app
 
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from json import encoder as _json_encoder
 from operator import itemgetter
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 GENESIS: Final = "0" * 64
 CANONICAL_FIELDS: Final = (
@@ -40,8 +40,6 @@ CANONICAL_FIELDS: Final = (
     "source",
     "summary",
 )
-CHAIN_FIELDS: Final = ("chain_index", "prev_hash", "hash")
-OUTCOMES: Final = frozenset({"success", "denied", "failure"})
 
 _esc: Final = _json_encoder.encode_basestring_ascii
 content_values: Final = itemgetter(*CANONICAL_FIELDS[1:])
@@ -144,7 +142,7 @@ def canonical_bytes(event: Mapping[str, Any], chain_index: int | None = None) ->
     return encode_values(event["chain_index"] if chain_index is None else chain_index, content_values(event))
 
 
-def is_hash(value: object) -> bool:
+def is_hash(value: object) -> TypeGuard[str]:
     """True for 64 lowercase hex digits, the only accepted spelling of a hash."""
     return isinstance(value, str) and len(value) == 64 and _hexdigits.issuperset(value)
 

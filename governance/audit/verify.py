@@ -155,11 +155,12 @@ class ChainWalk:
             if problem is not None:
                 return self.fail(index, problem)
             if cp.hash != head:
-                since = self.last_cp if self.last_cp is not None else self.start - 1
+                since = (self.last_cp if self.last_cp is not None else self.start - 1) + 1
+                events = f"event {index} was" if since == index else f"events {since}-{index} were"
                 return self.fail(
                     index,
                     f"checkpoint at {index} does not match the log (the signed head differs): "
-                    f"events {since + 1}-{index} were rewritten",
+                    f"{events} rewritten",
                 )
             self.last_cp = index
         self._advance()
@@ -184,7 +185,7 @@ class ChainWalk:
         if got == e - 1:
             if stored_hash == self.prev_hex:
                 return self.fail(e, f"event {got} appears twice (a duplicated event)")
-            if prev_hash == self.before_prev or _self_consistent(prev_hash, canonical, stored_hash):
+            if prev_hash == self.before_prev and _self_consistent(prev_hash, canonical, stored_hash):
                 # Two valid-looking versions of one event: the one the log goes on from is the original.
                 following = next(later, None)
                 if following is None or following[1] == stored_hash:
@@ -271,7 +272,6 @@ class ChainWalk:
 def _self_consistent(prev_hash: object, canonical: bytes | None, stored_hash: object) -> bool:
     if canonical is None or not is_hash(prev_hash):
         return False
-    assert isinstance(prev_hash, str)
     return hashlib.sha256(bytes.fromhex(prev_hash) + canonical).hexdigest() == stored_hash
 
 

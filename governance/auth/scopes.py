@@ -56,6 +56,7 @@ ROLES: dict[str, frozenset[str]] = {
             "read:profiles",
             "create:outputs",
             "read:outputs",
+            "read:audit",  # the events of their own projects only (governance/audit/repository.py)
         }
     ),
     "data_steward": frozenset(

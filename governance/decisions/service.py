@@ -15,6 +15,7 @@ from governance.auth.principal import Principal
 from governance.auth.tokens import issue_token
 from governance.config import get_settings
 from governance.core.clock import utcnow
+from governance.core.tracing import span
 from governance.decisions.engine import Verdict
 from governance.decisions.loader import load_situation
 from governance.decisions.obligations import compute_obligations
@@ -62,8 +63,15 @@ def evaluate(
     session: Session, body: DecisionRequest, now: datetime | None = None
 ) -> tuple[LaunchSituation, dict[str, Any], Verdict]:
     now = now or utcnow()
-    situation, resolved = situation_for(session, body, now)
-    return situation, resolved, current_engine().evaluate(situation)
+    with span(
+        "launch.decision", **{"launch.project": body.project, "launch.profile": body.profile}
+    ) as current:
+        situation, resolved = situation_for(session, body, now)
+        verdict = current_engine().evaluate(situation)
+        current.set_attribute("launch.allowed", verdict.allowed)
+        current.set_attribute("launch.denied_safes", [s for s in SAFES if not verdict.safes[s].allowed])
+        current.set_attribute("launch.policy_version", verdict.policy_version)
+    return situation, resolved, verdict
 
 
 def simulate(session: Session, body: DecisionRequest) -> Decision:

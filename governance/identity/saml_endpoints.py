@@ -1,7 +1,7 @@
 """SAML login for the service's pages: SP metadata, AuthnRequest (redirect), assertion consumer (POST).
 
 GET  /saml/metadata   this SP's metadata
-GET  /saml/login      stores the AuthnRequest id, binds it to this browser (signed cookie), redirects to the IdP
+GET  /saml/login      stores the AuthnRequest id, binds it to this browser (signed cookie), goes to the IdP
 POST /saml/acs        validates the Response (signatures, audience, InResponseTo, validity, one use only)
 GET  /saml/complete   the browser that started the login (its cookie names the request) gets the session
 
@@ -58,7 +58,7 @@ def metadata(request: Request) -> Response:
 
 
 @router.get("/login")
-def login(request: Request, session: DbSession, next: str | None = None) -> Response:  # noqa: A002
+def login(request: Request, session: DbSession, next: str | None = None) -> Response:
     settings = get_settings()
     try:
         request_id, location = saml.start_login(session, next)
@@ -81,13 +81,21 @@ def login(request: Request, session: DbSession, next: str | None = None) -> Resp
 
 
 @router.post("/acs")
-def acs(request: Request, session: DbSession, SAMLResponse: str = Form(..., max_length=700_000)) -> Response:  # noqa: N803
+def acs(request: Request, session: DbSession, SAMLResponse: str = Form(..., max_length=700_000)) -> Response:
     try:
         login = saml.finish_login(session, SAMLResponse)
     except DomainError as exc:
         session.rollback()
-        record(session, None, "session.refused", "saml_response", None, outcome="denied", source=saml.SAML_SOURCE,
-               summary={"reason": exc.detail[:300]})
+        record(
+            session,
+            None,
+            "session.refused",
+            "saml_response",
+            None,
+            outcome="denied",
+            source=saml.SAML_SOURCE,
+            summary={"reason": exc.detail[:300]},
+        )
         commit(session)
         return _error(request, exc.status, exc.detail)
     commit(session)

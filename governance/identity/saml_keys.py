@@ -1,4 +1,4 @@
-"""The SAML service provider's key pair: a self-signed certificate is enough (SAML trusts metadata, not CAs)."""
+"""The SAML service provider's key pair: self-signed is enough (SAML trusts metadata, not CAs)."""
 
 from __future__ import annotations
 

@@ -23,9 +23,14 @@ def strength_from_user_token(session: Session, token: str, username: str) -> Aut
     """The token's authentication strength; InvalidInput when it is not valid or is someone else's."""
     settings = get_settings()
     if not settings.oidc_issuer:
-        raise InvalidInput("user_token was sent, but this service trusts no OIDC issuer (GOVERNANCE_OIDC_ISSUER)")
+        raise InvalidInput(
+            "user_token was sent, but this service trusts no OIDC issuer (GOVERNANCE_OIDC_ISSUER)"
+        )
     verifier = verifier_for(
-        settings.oidc_issuer, settings.oidc_audience, settings.oidc_algorithms, settings.oidc_jwks_cache_seconds
+        settings.oidc_issuer,
+        settings.oidc_audience,
+        settings.oidc_algorithms,
+        settings.oidc_jwks_cache_seconds,
     )
     try:
         claims = verifier.verify(token)

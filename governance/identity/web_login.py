@@ -95,7 +95,8 @@ def provider_metadata(issuer: str) -> ProviderMetadata:
 def _configured(settings: Settings) -> str:
     if not settings.oidc_issuer or not settings.oidc_web_client_secret:
         raise ServiceUnavailable(
-            "browser login is not configured: set GOVERNANCE_OIDC_ISSUER and GOVERNANCE_OIDC_WEB_CLIENT_SECRET"
+            "browser login is not configured: "
+            "set GOVERNANCE_OIDC_ISSUER and GOVERNANCE_OIDC_WEB_CLIENT_SECRET"
         )
     return settings.oidc_issuer.rstrip("/")
 

@@ -1,6 +1,6 @@
 """All ORM tables; importing this module registers them on Base.metadata."""
 
-from governance.models.audit import AuditEvent
+from governance.models.audit import AuditCheckpoint, AuditEvent, AuditSigningKey
 from governance.models.base import Base
 from governance.models.datasets import AccessRequest, Dataset, Grant
 from governance.models.decisions import LaunchDecision
@@ -31,7 +31,9 @@ __all__ = [
     "Accreditation",
     "Agreement",
     "ApiToken",
+    "AuditCheckpoint",
     "AuditEvent",
+    "AuditSigningKey",
     "Base",
     "Dataset",
     "EnvironmentProfile",

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, String, Uuid
+from sqlalchemy import BigInteger, Index, String, Text, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from governance.core.clock import utcnow
@@ -34,4 +34,32 @@ class AuditEvent(Base):
     __table_args__ = (
         Index("ix_audit_events_object", "object_type", "object_id"),
         Index("ix_audit_events_occurred_at", "occurred_at"),
+        # The sealer's work queue: only the few rows not yet chained are in this index.
+        Index(
+            "ix_audit_events_unsealed",
+            "seq",
+            postgresql_where=text("chain_index IS NULL"),
+            sqlite_where=text("chain_index IS NULL"),
+        ),
     )
+
+
+class AuditCheckpoint(Base):
+    """A signed chain head (see governance/audit/checkpoints.py for the signed message)."""
+
+    __tablename__ = "audit_checkpoints"
+    chain_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    key_id: Mapped[str] = mapped_column(String(16), index=True)
+    signature: Mapped[str] = mapped_column(String(100))
+
+
+class AuditSigningKey(Base):
+    """Every public key that ever signed a checkpoint: retired keys stay so old checkpoints verify."""
+
+    __tablename__ = "audit_signing_keys"
+    key_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    algorithm: Mapped[str] = mapped_column(String(16))
+    public_key: Mapped[str] = mapped_column(Text)  # base64 of the raw key
+    first_used_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,26 +1,24 @@
 """What the output workflow needs from the settings: the encrypted store and the risk profiles.
 
-Key-encryption keys come from GOVERNANCE_KEK_KEYS ({"version": "<base64 of 32 bytes>"}); the current
-one (GOVERNANCE_KEK_CURRENT, default the highest version) wraps new data keys, the others still unwrap
-older files. Outside production a stable development key is derived from the secret key when none is
-configured; production refuses to store or read files without configured keys.
+Key-encryption keys come from GOVERNANCE_KEK_KEYS ({"version": "<base64 of 32 bytes>"}) and the KEK file
+that `governance keys rotate` writes (see governance/keys/kek_file.py); the current one wraps new data
+keys, the others still unwrap older files. Outside production a stable development key is derived from
+the secret key when none is configured; production refuses to store or read files without keys.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import threading
 from pathlib import Path
 
 from governance.config import Settings, get_settings
 from governance.core.errors import ServiceUnavailable
+from governance.keys.kek_file import DEV_KEK_VERSION as DEV_KEK_VERSION
+from governance.keys.kek_file import file_stamp as kek_file_stamp
 from governance.outputs.checks.base import CheckContext
 from governance.outputs.risk_profile import RiskProfile, RiskProfileError, RiskProfiles, load_risk_profiles
-from governance.outputs.storage import KEY_BYTES, EncryptedStore, KeyRing
+from governance.outputs.storage import EncryptedStore, KeyRing
 
-DEV_KEK_VERSION = "dev"
 _lock = threading.Lock()
 _stores: dict[tuple[object, ...], EncryptedStore] = {}
 _profiles: dict[tuple[str, int], RiskProfiles] = {}
@@ -31,27 +29,15 @@ class OutputsMisconfigured(ServiceUnavailable):
 
 
 def keyring_from_settings(settings: Settings) -> KeyRing:
-    if not settings.kek_keys:
-        if settings.env == "production":
-            raise OutputsMisconfigured(
-                "GOVERNANCE_KEK_KEYS is not set: output files cannot be stored or read without "
-                'key-encryption keys ({"1": "<base64 of 32 random bytes>"})'
-            )
-        seed = f"five-safes-governance/dev-kek|{settings.secret_key}".encode()
-        return KeyRing({DEV_KEK_VERSION: hashlib.sha256(seed).digest()}, DEV_KEK_VERSION)
-    keys: dict[str, bytes] = {}
-    for version, encoded in settings.kek_keys.items():
-        try:
-            key = base64.b64decode(encoded, validate=True)
-        except (binascii.Error, ValueError):
-            raise OutputsMisconfigured(f"GOVERNANCE_KEK_KEYS: key {version!r} is not valid base64") from None
-        if len(key) != KEY_BYTES:
-            raise OutputsMisconfigured(f"GOVERNANCE_KEK_KEYS: key {version!r} must decode to {KEY_BYTES} bytes")
-        keys[str(version)] = key
-    current = settings.kek_current or max(keys, key=lambda v: (len(v), v))
-    if current not in keys:
-        raise OutputsMisconfigured(f"GOVERNANCE_KEK_CURRENT {current!r} is not a version in GOVERNANCE_KEK_KEYS")
-    return KeyRing(keys, current)
+    # The sources (GOVERNANCE_KEK_KEYS, the KEK file that `governance keys rotate` writes, the dev key)
+    # are described in governance/keys/kek_file.py.
+    from governance.keys.kek_file import KekConfigError, load_kek_sources
+
+    try:
+        sources = load_kek_sources(settings)
+    except KekConfigError as exc:
+        raise OutputsMisconfigured(str(exc)) from None
+    return KeyRing(sources.keys, sources.current)
 
 
 def output_store(settings: Settings | None = None) -> EncryptedStore:
@@ -62,6 +48,7 @@ def output_store(settings: Settings | None = None) -> EncryptedStore:
         settings.kek_current,
         settings.env,
         settings.secret_key,
+        kek_file_stamp(settings),  # a rotation is picked up at the next file operation
     )
     with _lock:
         store = _stores.get(cache_key)

@@ -101,7 +101,11 @@ def print_request(request: dict[str, Any], out: TextIO) -> None:
         out.write(f"  title: {_text(request['title'])}\n")
     if request.get("project"):
         project = request["project"]
-        out.write(f"  project: {_text(project.get('slug') if isinstance(project, dict) else project)}\n")
+        if isinstance(project, dict):
+            project = project.get("slug") or project.get("name")
+        out.write(f"  project: {_text(project)}\n")
+    if request.get("hold_reason"):
+        out.write(f"  note: {_text(request['hold_reason'])}\n")
     files = request.get("files") or []
     if not isinstance(files, list) or not files:
         out.write("  no files\n")
@@ -110,13 +114,17 @@ def print_request(request: dict[str, Any], out: TextIO) -> None:
         if not isinstance(entry, dict):
             continue
         name = entry.get("name") or entry.get("filename")
-        out.write(f"  file {_text(name)}: {_text(entry.get('status'), 'pending')}\n")
+        review = entry.get("outcome")
+        suffix = f" (review: {_text(review)})" if review and review != "pending" else ""
+        out.write(f"  file {_text(name)}: {_text(entry.get('status'), 'pending')}{suffix}\n")
         checks = entry.get("checks") or []
         for check in checks if isinstance(checks, list) else []:
             if isinstance(check, dict):
                 check_name = check.get("name") or check.get("check")
                 outcome = check.get("status") or check.get("outcome") or check.get("result")
-                out.write(f"    check {_text(check_name)}: {_text(outcome, 'pending')}\n")
+                findings = check.get("findings")
+                count = f" ({len(findings)} findings)" if isinstance(findings, list) and findings else ""
+                out.write(f"    check {_text(check_name)}: {_text(outcome, 'pending')}{count}\n")
 
 
 def _status(client: OutputsClient, args: argparse.Namespace, out: TextIO) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from governance.auth.dependencies import DbSession
 from governance.auth.principal import roles_of
@@ -13,6 +13,7 @@ from governance.config import get_settings
 from governance.core.errors import DomainError
 from governance.identity.web_sessions import session_from_cookie
 from governance.models.identity import User
+from governance.web.styles import SITE_CSS
 from governance.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -42,3 +43,8 @@ def home(request: Request, session: DbSession) -> HTMLResponse:
                 expires_at=row.expires_at,
             )
     return render(request, "index.html", context)
+
+
+@router.get("/assets/site.css")
+def stylesheet() -> Response:
+    return Response(SITE_CSS, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import uuid
@@ -58,6 +59,10 @@ def test_the_verdicts_read_as_sentences(store: InMemorySealerStore) -> None:
     modified = rows_of(store)
     modified[56]["summary"] = {"step": 56, "note": "nothing to see"}
     assert check(modified, store).problem == "event 57 was modified (hash mismatch)"
+
+    renumbered = rows_of(store)
+    renumbered[2]["chain_index"] = 4
+    assert check(renumbered, store).problem == "event 3 was modified (its chain_index reads 4)"
 
     gap = rows[:11] + rows[12:]
     assert check(gap, store).problem == "gap: event 12 is missing"
@@ -241,6 +246,22 @@ def test_export_verdicts(store: InMemorySealerStore) -> None:
 
     report = verify_export(io.BytesIO(blob + b'{"more":1}\n'), PUBLISHED)
     assert report.problem == "the file continues after its end line"
+
+
+def test_unsigned_events_of_an_export_must_be_canonical() -> None:
+    """After the last checkpoint only the chain protects events, so their lines are fully re-encoded:
+    a self-consistent line with a duplicated key (readers disagree on which value counts) is refused."""
+    store = seal_log([make_event(i) for i in range(3)], every_n=100)
+    lines = io.BytesIO(export_bytes(store)).readlines()
+    head = store.head()[1]
+    row = {**make_event(3), "seq": 4, "chain_index": 4}
+    ambiguous = canonical_bytes(row).replace(b'"source":"api"', b'"source":"api","source":"cli"')
+    forged_hash = hashlib.sha256(bytes.fromhex(head) + ambiguous).hexdigest()
+    line = b'{"hash":"%s","prev_hash":"%s","event":%s}\n' % (forged_hash.encode(), head.encode(), ambiguous)
+    end = json.dumps({"end": {"last_index": 4, "events": 4, "head": forged_hash}}, separators=(",", ":"))
+    report = verify_export(io.BytesIO(b"".join([*lines[:-1], line, end.encode() + b"\n"])), PUBLISHED)
+    assert (report.ok, report.first_bad_index) == (False, 4), report
+    assert report.problem == "event 4 was modified (hash mismatch)"
 
 
 def test_a_bad_key_in_the_header_is_named(store: InMemorySealerStore) -> None:

@@ -141,6 +141,48 @@ MATRIX: dict[str, Any] = {
         "researcher",
     },
     "PATCH /api/v1/environment-profiles/{profile_ref}": {"admin"},
+    # Safe Outputs: researchers create and submit, independent output checkers review and release
+    "GET /api/v1/output-requests": {"admin", "auditor", "data_steward", "output_checker", "researcher"},
+    "POST /api/v1/output-requests": {"admin", "researcher"},
+    "GET /api/v1/output-requests/{output_id}": {
+        "admin",
+        "auditor",
+        "data_steward",
+        "output_checker",
+        "researcher",
+    },
+    "POST /api/v1/output-requests/{output_id}/submit": {"admin", "researcher"},
+    "POST /api/v1/output-requests/{output_id}/withdraw": {"admin", "researcher"},
+    "POST /api/v1/output-requests/{output_id}/files": {"admin", "researcher"},
+    "POST /api/v1/output-requests/{output_id}/acro-sessions": {"admin", "researcher"},
+    "PATCH /api/v1/output-requests/{output_id}/files/{file_id}": {"admin", "researcher"},
+    "DELETE /api/v1/output-requests/{output_id}/files/{file_id}": {"admin", "researcher"},
+    "GET /api/v1/output-requests/{output_id}/files/{file_id}/content": {
+        "admin",
+        "auditor",
+        "data_steward",
+        "output_checker",
+        "researcher",
+    },
+    "POST /api/v1/output-requests/{output_id}/files/{file_id}/reviews": {"admin", "output_checker"},
+    "POST /api/v1/output-requests/{output_id}/release": {"admin", "output_checker"},
+    "POST /api/v1/output-requests/{output_id}/recall": {"admin", "output_checker"},
+    "GET /api/v1/output-requests/{output_id}/release-record": {
+        "admin",
+        "auditor",
+        "data_steward",
+        "output_checker",
+        "researcher",
+    },
+    # Audit: auditors read everything (researchers: their projects' events), verification, published keys
+    "GET /api/v1/audit/events": {"admin", "auditor", "researcher"},
+    "GET /api/v1/audit/events/{event_ref}": {"admin", "auditor", "researcher"},
+    "GET /api/v1/audit/checkpoints": {"admin", "auditor", "researcher"},
+    "GET /api/v1/audit/checkpoints/keys": PUBLIC,
+    "POST /api/v1/audit/verify": {"admin", "auditor"},
+    "GET /api/v1/audit/reports/dataset-access/{dataset_ref}": {"admin", "auditor"},
+    "GET /api/v1/audit/reports/project-decisions/{project_ref}": {"admin", "auditor"},
+    "GET /api/v1/audit/reports/releases": {"admin", "auditor"},
 }
 
 
@@ -179,6 +221,9 @@ def _path_values(session: Session) -> dict[str, str]:
         "request_id": one(select(AccessRequest.id)),
         "grant_id": one(select(Grant.id)),
         "profile_ref": "standard",
+        "output_id": str(uuid.uuid4()),
+        "file_id": str(uuid.uuid4()),
+        "event_ref": "1",
     }
 
 

@@ -19,7 +19,11 @@ def test_production_needs_a_real_secret() -> None:
         create_app(Settings(env="production"), check_schema=False)
     with pytest.raises(ValidationError, match="GOVERNANCE_SECRET_KEY"):
         Settings(env="production", secret_key="dev-only-not-a-secret")
-    assert Settings(env="production", secret_key="k" * 40).production_problems() == []
+    signing_key = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA="  # base64 of 32 bytes (an Ed25519 seed)
+    assert (
+        Settings(env="production", secret_key="k" * 40, audit_signing_key=signing_key).production_problems()
+        == []
+    )
 
 
 def test_plain_database_urls_pick_our_driver() -> None:

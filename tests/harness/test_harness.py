@@ -17,13 +17,14 @@ import psycopg
 import pytest
 import redis
 
-from .chromium import dump_dom, screenshot
+from .chromium import DevToolsBrowser, dump_dom, screenshot
 from .jupyterhub_proc import JupyterHubServer
 from .keycloak import ALICE_TOTP_SECRET, DEV_REALM_FILE, KeycloakServer, totp_code
 from .ports import free_port, is_listening
 from .postgres import PostgresServer
 from .process import ServiceProcess, ServiceStartError, descendants
 from .redis import RedisServer
+from .tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
 
@@ -297,3 +298,23 @@ def test_free_ports_are_distinct_and_unused() -> None:
     ports = [free_port() for _ in range(20)]
     assert len(set(ports)) == 20
     assert not any(is_listening(p) for p in ports)
+
+
+def test_chromium_over_devtools_runs_script_and_screenshots(local_site: str, tmp_path: Path) -> None:
+    with DevToolsBrowser(width=800, height=600) as chrome:
+        chrome.navigate(local_site)
+        assert chrome.wait_for("document.getElementById('from-script') && document.readyState === 'complete'")
+        chrome.evaluate("document.getElementById('static').textContent = 'changed by the test'; true")
+        assert chrome.evaluate("document.getElementById('static').textContent") == "changed by the test"
+        png = chrome.screenshot(tmp_path / "cdp.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", png[16:24]) == (800, 600)
+
+
+def test_the_tcp_proxy_relays_until_cut(local_site: str) -> None:
+    port = int(local_site.split(":")[2].split("/")[0])
+    with TcpProxy("127.0.0.1", port) as proxy:
+        assert httpx.get(f"{proxy.url}/index.html", timeout=5).status_code == 200
+        proxy.cut()
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"{proxy.url}/index.html", timeout=5)
+    assert proxy.connections == 1

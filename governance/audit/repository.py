@@ -1,0 +1,160 @@
+"""Audit queries, always filtered by what the caller may see: everything with read:all, otherwise only
+the events of projects the caller leads or is an approved member of."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from governance.audit.checkpoints import Checkpoint
+from governance.audit.sql_store import checkpoint_of
+from governance.auth.principal import Principal
+from governance.core.errors import InvalidInput, NotFound
+from governance.core.ids import parse_uuid
+from governance.models import AuditCheckpoint, AuditEvent, Membership, Project
+
+Order = Literal["asc", "desc"]
+
+
+@dataclass(frozen=True)
+class EventFilters:
+    actor: str | None = None  # username or user id
+    action: str | None = None  # exact, or a prefix ending in "." ("project." = every project action)
+    object_type: str | None = None
+    object_id: str | None = None
+    project: str | None = None  # id or slug
+    outcome: str | None = None
+    source: str | None = None
+    since: datetime | None = None  # occurred_at >= since
+    until: datetime | None = None  # occurred_at < until
+
+
+def encode_seq_cursor(seq: int, order: Order) -> str:
+    raw = json.dumps({"s": seq, "o": order}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_seq_cursor(cursor: str, order: Order) -> int:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        seq, cursor_order = data["s"], data["o"]
+    except (ValueError, TypeError, KeyError):
+        raise InvalidInput("the cursor is not one this service issued; start again without it") from None
+    if type(seq) is not int or cursor_order != order:
+        raise InvalidInput("the cursor belongs to another listing (order); start again without it")
+    return seq
+
+
+def visible_project_ids(session: Session, principal: Principal) -> list[str]:
+    """Projects whose events a caller without read:all may read."""
+    led = select(Project.id).where(Project.lead_id == principal.user_id)
+    member = select(Membership.project_id).where(
+        Membership.user_id == principal.user_id,
+        Membership.status == "approved",
+        Membership.removed_at.is_(None),
+    )
+    ids = set(session.scalars(led)) | set(session.scalars(member))
+    if principal.project_id is not None:  # a project-bound token sees that project only
+        ids &= {principal.project_id}
+    return sorted(str(i) for i in ids)
+
+
+def resolve_project(session: Session, ref: str) -> Project:
+    as_id = parse_uuid(ref)
+    project = session.scalar(select(Project).where(Project.id == as_id if as_id else Project.slug == ref))
+    if project is None:
+        raise NotFound(f"no project {ref!r} that you can see")
+    return project
+
+
+def _filtered(session: Session, principal: Principal, filters: EventFilters) -> Select[tuple[AuditEvent]]:
+    stmt = select(AuditEvent)
+    if not principal.sees_all:
+        stmt = stmt.where(AuditEvent.project_id.in_(visible_project_ids(session, principal)))
+    if filters.actor:
+        actor_id = parse_uuid(filters.actor)
+        stmt = stmt.where(
+            AuditEvent.actor_id == str(actor_id) if actor_id else AuditEvent.actor_username == filters.actor
+        )
+    if filters.action:
+        if filters.action.endswith("."):
+            stmt = stmt.where(AuditEvent.action.startswith(filters.action, autoescape=True))
+        else:
+            stmt = stmt.where(AuditEvent.action == filters.action)
+    if filters.object_type:
+        stmt = stmt.where(AuditEvent.object_type == filters.object_type)
+    if filters.object_id:
+        stmt = stmt.where(AuditEvent.object_id == filters.object_id)
+    if filters.project:
+        project = resolve_project(session, filters.project)
+        if not principal.sees_all and str(project.id) not in visible_project_ids(session, principal):
+            raise NotFound(f"no project {filters.project!r} that you can see")
+        stmt = stmt.where(AuditEvent.project_id == str(project.id))
+    if filters.outcome:
+        stmt = stmt.where(AuditEvent.outcome == filters.outcome)
+    if filters.source:
+        stmt = stmt.where(AuditEvent.source == filters.source)
+    if filters.since:
+        stmt = stmt.where(AuditEvent.occurred_at >= filters.since)
+    if filters.until:
+        stmt = stmt.where(AuditEvent.occurred_at < filters.until)
+    return stmt
+
+
+def list_events(
+    session: Session,
+    principal: Principal,
+    filters: EventFilters,
+    *,
+    order: Order,
+    limit: int,
+    cursor: str | None,
+) -> tuple[Sequence[AuditEvent], str | None]:
+    """Keyset pagination by seq: the cost of a page does not grow with its depth."""
+    if filters.since and filters.until and filters.until <= filters.since:
+        raise InvalidInput("until must be later than since")
+    stmt = _filtered(session, principal, filters)
+    if cursor:
+        after = decode_seq_cursor(cursor, order)
+        stmt = stmt.where(AuditEvent.seq > after if order == "asc" else AuditEvent.seq < after)
+    stmt = stmt.order_by(AuditEvent.seq.asc() if order == "asc" else AuditEvent.seq.desc())
+    rows = session.scalars(stmt.limit(limit + 1)).all()
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_seq_cursor(rows[-1].seq, order)
+    return rows, next_cursor
+
+
+def get_event(session: Session, principal: Principal, event_ref: str) -> AuditEvent:
+    as_id = parse_uuid(event_ref)
+    stmt = _filtered(session, principal, EventFilters())
+    if as_id is not None:
+        stmt = stmt.where(AuditEvent.id == as_id)
+    elif event_ref.isdigit():
+        stmt = stmt.where(AuditEvent.seq == int(event_ref))
+    else:
+        raise NotFound(f"no audit event {event_ref!r} that you can see")
+    event = session.scalar(stmt)
+    if event is None:
+        raise NotFound(f"no audit event {event_ref!r} that you can see")
+    return event
+
+
+def list_checkpoints(
+    session: Session, *, after: int | None, limit: int
+) -> tuple[list[Checkpoint], str | None]:
+    stmt = select(AuditCheckpoint).order_by(AuditCheckpoint.chain_index)
+    if after is not None:
+        stmt = stmt.where(AuditCheckpoint.chain_index > after)
+    rows = session.scalars(stmt.limit(limit + 1)).all()
+    items = [checkpoint_of(r) for r in rows[:limit]]
+    next_cursor = encode_seq_cursor(items[-1].chain_index, "asc") if len(rows) > limit else None
+    return items, next_cursor

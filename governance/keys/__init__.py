@@ -1,0 +1,1 @@
+"""Key-encryption keys for output files at rest: versions, rotation and retirement."""

@@ -1,0 +1,254 @@
+"""Release: re-verify every file, write the machine-readable release record; recall; downloads."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from governance.audit.record import record
+from governance.auth.principal import Principal
+from governance.core.clock import utcnow
+from governance.core.errors import Conflict, Forbidden, NotFound
+from governance.models.datasets import Dataset, Grant
+from governance.models.outputs import OutputFile, OutputRelease, OutputRequest
+from governance.models.projects import Project
+from governance.outputs import repository
+from governance.outputs.access import content_access_problem, require_independent
+from governance.outputs.outcomes import file_outcome, ordered
+from governance.outputs.runtime import output_store, risk_profiles
+from governance.outputs.storage import StorageError
+from governance.outputs.suite import expected_checks
+from governance.outputs.transitions import move, target_state
+from governance.outputs.views import usernames
+
+RECORD_FORMAT = "five-safes-governance/release-record"
+RECORD_VERSION = 1
+
+
+class IntegrityFailure(Conflict):
+    code, title = "integrity-failure", "A file no longer matches its hash"
+
+
+def verify_files(files: list[OutputFile]) -> list[str]:
+    """Names (with the reason) of files whose stored bytes no longer match the recorded SHA-256."""
+    store = output_store()
+    broken = []
+    for file in files:
+        try:
+            size, digest = store.verify(file.storage_id, file.wrapped_key, file.kek_version)
+        except (StorageError, FileNotFoundError) as exc:
+            broken.append(f"{file.name}: {exc}")
+            continue
+        if size != file.size or digest != file.sha256:
+            broken.append(f"{file.name}: SHA-256 {digest[:12]}… does not match {file.sha256[:12]}…")
+    return broken
+
+
+def release(session: Session, principal: Principal, request: OutputRequest) -> OutputRelease | list[str]:
+    """Release an approved request, or block it and return the broken files (the caller commits)."""
+    project = repository.project_of(session, request)
+    require_independent(session, principal, request, project)
+    target_state(request, "release")
+    files = repository.active_files(session, request.id)
+    broken = verify_files(files)
+    if broken:
+        request.hold_reason = "; ".join(broken)[:2000]
+        move(session, principal, request, "block", summary={"reasons": broken[:20], "at": "release"})
+        return broken
+    now = utcnow()
+    content = build_record(session, request, project, files, principal, now)
+    digest = hashlib.sha256(canonical(content)).hexdigest()
+    row = OutputRelease(
+        id=uuid.uuid4(),
+        request_id=request.id,
+        record=content,
+        record_sha256=digest,
+        released_by_id=principal.user_id,
+        released_at=now,
+    )
+    session.add(row)
+    move(
+        session,
+        principal,
+        request,
+        "release",
+        summary={"record_sha256": digest, "files": [{"name": f.name, "sha256": f.sha256} for f in files]},
+    )
+    return row
+
+
+def canonical(content: dict[str, Any]) -> bytes:
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _user(names: dict[uuid.UUID, str], user_id: uuid.UUID | None) -> dict[str, str] | None:
+    if user_id is None:
+        return None
+    return {"id": str(user_id), "username": names.get(user_id, "")}
+
+
+def build_record(
+    session: Session,
+    request: OutputRequest,
+    project: Project,
+    files: list[OutputFile],
+    releaser: Principal,
+    now: Any,
+) -> dict[str, Any]:
+    """Everything a later reader needs to know what left, why it was judged safe, and by whom."""
+    results = repository.results_of(session, [f.id for f in files])
+    votes = [v for v in repository.reviews_of(session, request.id) if v.round == request.round]
+    user_ids = {request.requester_id, releaser.user_id} | {v.reviewer_id for v in votes}
+    names = usernames(session, user_ids)
+    grants = session.execute(
+        select(Grant, Dataset)
+        .join(Dataset, Grant.dataset_id == Dataset.id)
+        .where(
+            Grant.project_id == project.id,
+            Grant.revoked_at.is_(None),
+            or_(Grant.expires_at.is_(None), Grant.expires_at > now),
+        )
+        .order_by(Dataset.slug)
+    ).all()
+    profiles = risk_profiles()
+    profile = profiles.for_tier(request.tier)
+    exceptions: list[dict[str, Any]] = []
+    file_entries = []
+    for file in files:
+        keys = set(expected_checks(file))
+        checks = [r for r in results if r.file_id == file.id and (r.check_name, r.check_version) in keys]
+        file_votes = ordered(v for v in votes if v.file_id == file.id)
+        if file.acro and file.acro.get("exception"):
+            exceptions.append(
+                {"file": file.name, "acro_output": file.acro.get("uid"), "request": file.acro["exception"]}
+            )
+        file_entries.append(
+            {
+                "id": str(file.id),
+                "name": file.name,
+                "sha256": file.sha256,
+                "size": file.size,
+                "media_type": file.media_type,
+                "source": file.source,
+                "context": file.context,
+                "controls": file.controls,
+                "acro": file.acro,
+                "checks": [
+                    {
+                        "name": r.check_name,
+                        "version": r.check_version,
+                        "status": r.status,
+                        "parameters": r.parameters,
+                        "findings": r.findings,
+                        "counts": r.counts,
+                        "checked_at": r.created_at.isoformat(),
+                    }
+                    for r in checks
+                ],
+                "votes": [
+                    {
+                        "reviewer": _user(names, v.reviewer_id),
+                        "vote": v.vote,
+                        "comment": v.comment if v.visibility == "public" else None,
+                        "visibility": v.visibility,
+                        "justification": v.justification,
+                        "at": v.created_at.isoformat(),
+                    }
+                    for v in file_votes
+                ],
+                "outcome": file_outcome(file_votes, request.reviewers_required),
+                "justifications": [
+                    {"reviewer": names.get(v.reviewer_id, ""), "justification": v.justification}
+                    for v in file_votes
+                    if v.justification
+                ],
+            }
+        )
+    return {
+        "format": RECORD_FORMAT,
+        "format_version": RECORD_VERSION,
+        "released_at": now.isoformat(),
+        "released_by": _user(names, releaser.user_id),
+        "request": {
+            "id": str(request.id),
+            "title": request.title,
+            "requester": _user(names, request.requester_id),
+            "round": request.round,
+            "submitted_at": request.submitted_at.isoformat() if request.submitted_at else None,
+            "tier": request.tier,
+            "reviewers_required": request.reviewers_required,
+        },
+        "project": {
+            "id": str(project.id),
+            "slug": project.slug,
+            "title": project.title,
+            "tier": project.tier,
+        },
+        "datasets": [
+            {"id": str(d.id), "slug": d.slug, "title": d.title, "tier": d.tier, "grant_id": str(g.id)}
+            for g, d in grants
+        ],
+        "risk_profile": {
+            "version": request.profile_version or profiles.version,
+            "tier": request.tier,
+            "criteria": profile.thresholds(),
+        },
+        "files": file_entries,
+        "exceptions": exceptions,
+    }
+
+
+def recall(session: Session, principal: Principal, request: OutputRequest, reason: str) -> OutputRelease:
+    project = repository.project_of(session, request)
+    require_independent(session, principal, request, project)
+    target_state(request, "recall")
+    row = session.scalar(select(OutputRelease).where(OutputRelease.request_id == request.id))
+    assert row is not None  # every released request has its release
+    row.recalled_at, row.recalled_by_id, row.recall_reason = utcnow(), principal.user_id, reason
+    move(
+        session, principal, request, "recall", summary={"reason": reason, "record_sha256": row.record_sha256}
+    )
+    return row
+
+
+def release_record(session: Session, request: OutputRequest) -> OutputRelease:
+    row = session.scalar(select(OutputRelease).where(OutputRelease.request_id == request.id))
+    if row is None:
+        raise NotFound("this request has not been released, so it has no release record")
+    return row
+
+
+def open_download(
+    session: Session, principal: Principal, request: OutputRequest, file: OutputFile
+) -> Iterator[bytes]:
+    """Authorise and audit a download; the caller commits before streaming the returned chunks."""
+    project = repository.project_of(session, request)
+    problem = content_access_problem(session, principal, request, project)
+    if problem:
+        raise Forbidden(problem)
+    try:
+        chunks = output_store().open_reader(file.storage_id, file.wrapped_key, file.kek_version)
+    except (StorageError, FileNotFoundError) as exc:
+        raise IntegrityFailure(f"the stored file {file.name!r} cannot be read ({exc})") from None
+    record(
+        session,
+        principal,
+        "output_file.download",
+        "output_file",
+        file.id,
+        project_id=request.project_id,
+        summary={
+            "request_id": request.id,
+            "name": file.name,
+            "size": file.size,
+            "sha256": file.sha256,
+            "status": request.status,
+        },
+    )
+    return chunks

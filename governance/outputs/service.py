@@ -1,0 +1,153 @@
+"""Output-request rules: creating, editing files, submitting and withdrawing."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.orm import Session
+
+from governance.audit.record import record
+from governance.auth.principal import Principal
+from governance.core import jobs
+from governance.core.clock import utcnow
+from governance.core.errors import Conflict, InvalidInput, NotFound
+from governance.models.outputs import OutputFile, OutputRequest
+from governance.models.projects import Project
+from governance.outputs import repository
+from governance.outputs.access import require_author, require_requester
+from governance.outputs.lifecycle import EDITABLE_STATES
+from governance.outputs.runtime import profile_for, risk_profiles
+from governance.outputs.schemas import FileUpdate, OutputRequestCreate
+from governance.outputs.transitions import move, target_state
+from governance.projects.repository import is_member
+
+RUN_CHECKS_TASK = "outputs.run_checks"
+RETRY_TASK = "outputs.retry_held"
+
+
+def create_request(session: Session, principal: Principal, body: OutputRequestCreate) -> OutputRequest:
+    project = repository.project_by_ref(session, body.project)
+    if project is None or not (principal.sees_all or is_member(session, project, principal.user_id)):
+        raise NotFound(f"no project {body.project!r} that you can see")
+    require_author(session, principal, project, "create")
+    profile = profile_for(project.tier)
+    row = OutputRequest(
+        id=uuid.uuid4(),
+        project_id=project.id,
+        title=body.title,
+        requester_id=principal.user_id,
+        status="draft",
+        tier=project.tier,
+        reviewers_required=profile.reviewers_required,
+    )
+    session.add(row)
+    session.flush()
+    record(
+        session,
+        principal,
+        "output_request.create",
+        "output_request",
+        row.id,
+        project_id=project.id,
+        summary={"title": body.title, "project": project.slug},
+    )
+    return row
+
+
+def require_editable(session: Session, principal: Principal, request: OutputRequest, verb: str) -> Project:
+    """The requester, still an approved member of the active project, while the request is editable."""
+    project = repository.project_of(session, request)
+    require_requester(principal, request, verb)
+    if request.status not in EDITABLE_STATES:
+        raise Conflict(
+            f"files can be changed only while the request is draft or returned; it is {request.status}",
+            current_state=request.status,
+        )
+    require_author(session, principal, project, verb)
+    return project
+
+
+def update_file(
+    session: Session, principal: Principal, request: OutputRequest, file: OutputFile, body: FileUpdate
+) -> OutputFile:
+    require_editable(session, principal, request, "edit")
+    changes = body.model_dump(exclude_unset=True)
+    if not changes:
+        raise InvalidInput("nothing to change: send context, controls or contributions_column")
+    for key, value in changes.items():
+        setattr(file, key, value)
+    session.flush()
+    record(
+        session,
+        principal,
+        "output_file.update",
+        "output_file",
+        file.id,
+        project_id=request.project_id,
+        summary={"request_id": request.id, "name": file.name, "changed": sorted(changes)},
+    )
+    return file
+
+
+def remove_file(session: Session, principal: Principal, request: OutputRequest, file: OutputFile) -> None:
+    """Take a file out of the request (the row stays for the audit trail; the caller deletes the blob)."""
+    require_editable(session, principal, request, "edit")
+    file.removed_at = utcnow()
+    session.flush()
+    record(
+        session,
+        principal,
+        "output_file.remove",
+        "output_file",
+        file.id,
+        project_id=request.project_id,
+        summary={"request_id": request.id, "name": file.name, "sha256": file.sha256},
+    )
+
+
+def submit(session: Session, principal: Principal, request: OutputRequest) -> OutputRequest:
+    project = repository.project_of(session, request)
+    require_requester(principal, request, "submit")
+    target_state(request, "submit")
+    require_author(session, principal, project, "submit")
+    files = repository.active_files(session, request.id)
+    if not files:
+        raise InvalidInput("add at least one file before submitting")
+    incomplete = [f.name for f in files if not f.context.strip() or not f.controls.strip()]
+    if incomplete:
+        raise InvalidInput(
+            "every file needs its context (what it is and how it was made) and the disclosure controls "
+            f"applied before the request can be submitted; missing for: {', '.join(incomplete[:20])}",
+            files=incomplete,
+        )
+    profiles = risk_profiles()
+    profile = profiles.for_tier(project.tier)
+    request.tier = project.tier
+    request.profile_version = profiles.version
+    request.reviewers_required = profile.reviewers_required
+    request.round += 1
+    request.submitted_at = utcnow()
+    request.decided_at = None
+    request.hold_reason = ""
+    move(
+        session,
+        principal,
+        request,
+        "submit",
+        summary={
+            "round": request.round,
+            "files": len(files),
+            "bytes": sum(f.size for f in files),
+            "profile_version": profiles.version,
+            "reviewers_required": profile.reviewers_required,
+        },
+    )
+    jobs.enqueue(session, RUN_CHECKS_TASK, str(request.id))
+    return request
+
+
+def withdraw(session: Session, principal: Principal, request: OutputRequest, note: str) -> OutputRequest:
+    require_requester(principal, request, "withdraw")
+    move(session, principal, request, "withdraw", summary={"note": note})
+    request.decided_at = utcnow()
+    return request
