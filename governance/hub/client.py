@@ -50,7 +50,7 @@ class Requested(TypedDict):
     gpu: int | None
 
 
-class LaunchRequest(TypedDict):
+class LaunchRequest(TypedDict, total=False):
     username: str
     project: str
     profile: str
@@ -59,6 +59,7 @@ class LaunchRequest(TypedDict):
     client_ip: str | None
     auth: AuthContext
     requested: Requested
+    user_token: str
 
 
 class SafeVerdict(TypedDict):

@@ -162,10 +162,22 @@ def auth_context_from_state(auth_state: Any, mfa_acr_values: frozenset[str] = fr
     return {"mfa": mfa, "acr": acr, "amr": amr}
 
 
-async def auth_context(user: Any, mfa_acr_values: frozenset[str] = frozenset()) -> AuthContext:
+async def auth_state_of(user: Any) -> Any:
     get_auth_state = getattr(user, "get_auth_state", None)
-    state = await get_auth_state() if get_auth_state is not None else None
-    return auth_context_from_state(state, mfa_acr_values)
+    return await get_auth_state() if get_auth_state is not None else None
+
+
+async def auth_context(user: Any, mfa_acr_values: frozenset[str] = frozenset()) -> AuthContext:
+    return auth_context_from_state(await auth_state_of(user), mfa_acr_values)
+
+
+def user_access_token(auth_state: Any) -> str | None:
+    """The user's own access token, so the service can read MFA from the IdP rather than trust the hub."""
+    if isinstance(auth_state, dict):
+        token = auth_state.get("access_token")
+        if isinstance(token, str) and 0 < len(token) <= 8192:
+            return token
+    return None
 
 
 def build_request(spawner: Any, choice: LaunchChoice, ip: str | None, auth: AuthContext) -> LaunchRequest:
@@ -274,6 +286,7 @@ def make_pre_spawn_hook(
     workspace_url: str | None = None,
     mfa_acr_values: Iterable[str] | None = None,
     gpu_resource: str = kube.DEFAULT_GPU_RESOURCE,
+    forward_user_token: bool = True,
 ) -> Callable[[Any], Awaitable[None]]:
     """Build the async pre-spawn hook. Raises RuntimeError at hub start-up if it is not configured.
 
@@ -310,9 +323,13 @@ def make_pre_spawn_hook(
         logger = getattr(spawner, "log", log)
         who = f"{spawner.user.name}/{spawner.name or ''}"
         choice = validate_user_options(spawner.user_options)  # InvalidOptions: HTTP 400
+        state = await auth_state_of(spawner.user)
         request = build_request(
-            spawner, choice, client_ip(spawner, trusted), await auth_context(spawner.user, acr_values)
+            spawner, choice, client_ip(spawner, trusted), auth_context_from_state(state, acr_values)
         )
+        token = user_access_token(state) if forward_user_token else None
+        if token:
+            request["user_token"] = token  # refreshed before spawn: c.Authenticator.refresh_pre_spawn
         try:
             decision = await client.decide(request)
         except GovernanceUnavailable as exc:

@@ -247,6 +247,19 @@ def test_without_auth_state_mfa_is_false_and_an_admin_request_sends_no_client_ip
     assert sent["requested"] == {"cpu": None, "memory_gb": None, "gpu": None}
 
 
+def test_the_users_access_token_is_forwarded_so_the_service_reads_mfa_from_the_idp(
+    governance: FakeGovernance,
+) -> None:
+    governance.routes[("POST", "/api/v1/launch-decisions")] = Canned(body=decision(True))
+    access = jwt({"amr": ["pwd"], "sub": "alice"})
+    spawner = make_spawner(CHOICE, user=User("alice", {"access_token": access}))
+    run(make_pre_spawn_hook(governance.url, TOKEN)(spawner))
+    assert json.loads(governance.seen[0]["body"])["user_token"] == access
+    spawner = make_spawner(CHOICE, user=User("alice", {"access_token": access}))
+    run(make_pre_spawn_hook(governance.url, TOKEN, forward_user_token=False)(spawner))
+    assert "user_token" not in json.loads(governance.seen[1]["body"])
+
+
 class KubeLikeSpawner(SimpleLocalProcessSpawner):  # type: ignore[misc]
     """KubeSpawner's trait names, without a cluster (KubeSpawner itself is not installed here)."""
 
