@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import RowMapping, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from governance.audit.checkpoints import Checkpoint, publish_public_key
-from governance.audit.sql_store import EVENTS, checkpoint_of
+from governance.audit.sql_store import EVENTS, checkpoint_of, fast_json
 from governance.audit.verify import VerifyReport, verify_chain
 from governance.models.audit import AuditCheckpoint, AuditEvent
 
@@ -69,13 +69,14 @@ def anchor_before(session: Session, start: int) -> int:
     return int(found or 0)
 
 
-def stream_events(session: Session, low: int, high: int | None) -> Iterator[RowMapping]:
+def stream_events(session: Session, low: int, high: int | None) -> Iterator[Mapping[str, Any]]:
     """Sealed events low..high in chain order, fetched in chunks (constant memory)."""
     stmt = select(*SEALED_COLUMNS).where(EVENTS.c.chain_index >= low)
     if high is not None:
         stmt = stmt.where(EVENTS.c.chain_index <= high)
     stmt = stmt.order_by(EVENTS.c.chain_index).execution_options(yield_per=STREAM_ROWS)
-    yield from session.execute(stmt).mappings()
+    fast_json(session)
+    yield from cast(Iterator[Mapping[str, Any]], session.execute(stmt).mappings())
 
 
 def verify_stretch(

@@ -120,7 +120,7 @@ def list_checkpoints(
 def checkpoint_keys(session: DbSession) -> PublicKeysOut:
     entries = published_keys(session, get_settings())
     return PublicKeysOut(
-        keys=[PublicKeyOut(**entry, current=current) for entry, current in entries]  # type: ignore[arg-type]
+        keys=[PublicKeyOut(**entry, current=current) for entry, current in entries]
     )
 
 

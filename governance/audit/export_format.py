@@ -136,7 +136,7 @@ def _encoded(first: str, rest: Iterator[bytes | str]) -> Iterator[bytes]:
         yield b"\xff not UTF-8 text"
 
 
-def _parse_header(line: bytes) -> dict[str, Any] | str:
+def parse_header(line: bytes) -> dict[str, Any] | str:
     """The header as a dict, or a sentence saying why it is not one."""
     if not line:
         return "not an audit export: the file is empty"
@@ -216,7 +216,7 @@ def verify_export(
     or a witness) extend the file's own. Bad content never raises: the report names the problem.
     """
     lines = _as_bytes(fp)
-    header = _parse_header(next(lines, b""))
+    header = parse_header(next(lines, b""))
     keys_trusted = trusted_public_keys is not None
     if isinstance(header, str):
         return _failed(header, keys_trusted=keys_trusted)

@@ -178,13 +178,11 @@ def find_line(path: Path, floor: int, target: int) -> int | None:
 
 def _head_of_file(path: Path) -> tuple[dict[str, Any], list[bytes], list[Checkpoint], int] | None:
     """Header, checkpoint lines, parsed checkpoints and the offset of the first event line."""
+    from governance.audit.export_format import parse_header
+
     with path.open("rb") as fp:
-        header_line = fp.readline()
-        try:
-            header = json.loads(header_line)
-        except ValueError:
-            return None
-        if not isinstance(header, dict) or not isinstance(header.get("range"), dict):
+        header = parse_header(fp.readline())
+        if isinstance(header, str):  # a header the sequential verifier refuses: let it say why
             return None
         lines: list[bytes] = []
         checkpoints: list[Checkpoint] = []
@@ -264,11 +262,12 @@ def _export_stretch(
     checkpoint_lines: list[bytes],
     stretch: Stretch,
     offset: int,
+    last_stretch: bool,
 ) -> tuple[dict[str, Any], int]:
     from governance.audit.export_format import verify_export
 
     checkpoints = [Checkpoint.from_json(json.loads(line)["checkpoint"]) for line in checkpoint_lines]
-    closing = next((c for c in checkpoints if c.chain_index == stretch[1]), None)
+    closing = None if last_stretch else next(c for c in checkpoints if c.chain_index == stretch[1])
     counter = [0]
     lines = _stretch_lines(
         Path(path), header, checkpoint_lines, checkpoints, stretch, offset, closing, counter
@@ -302,8 +301,8 @@ def verify_export_parallel(
     if len(parts) < 2:
         return None
     args = [
-        (str(path), trusted, header, checkpoint_lines, part, offset)
-        for part, offset in zip(parts, offsets, strict=True)
+        (str(path), trusted, header, checkpoint_lines, part, offset, n == len(parts) - 1)
+        for n, (part, offset) in enumerate(zip(parts, offsets, strict=True))
     ]
     with _pool(len(parts) - 1) as pool:
         futures = [pool.submit(_export_stretch, *a) for a in args[1:]]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import zlib
-from collections.abc import Sequence
-from typing import Final
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, cast
 
-from sqlalchemy import RowMapping, bindparam, select, text, update
+from sqlalchemy import Table, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from governance.audit.chain import CANONICAL_FIELDS, GENESIS
@@ -14,7 +15,7 @@ from governance.audit.checkpoints import Checkpoint
 from governance.audit.signing import Signer, register_key
 from governance.models.audit import AuditCheckpoint, AuditEvent
 
-EVENTS: Final = AuditEvent.__table__
+EVENTS: Final = cast(Table, AuditEvent.__table__)
 # A fixed 32-bit key for pg_try_advisory_xact_lock: every sealer of this database agrees on it.
 SEALER_LOCK_KEY: Final = zlib.crc32(b"five-safes-governance/audit-sealer")
 CONTENT_COLUMNS: Final = [EVENTS.c[name] for name in CANONICAL_FIELDS if name != "chain_index"]
@@ -23,6 +24,19 @@ _PG_LINK: Final = text(
     "FROM unnest(CAST(:s AS bigint[]), CAST(:i AS bigint[]), CAST(:p AS text[]), CAST(:h AS text[])) "
     "AS v(s, i, p, h) WHERE e.seq = v.s AND e.chain_index IS NULL"
 )
+
+
+def _loads_utf8(data: bytes) -> Any:
+    return json.loads(data.decode("utf-8"))  # json.loads(bytes) first sniffs the encoding: slower
+
+
+def fast_json(session: Session) -> None:
+    """Decode jsonb faster on this session's PostgreSQL connection (the same values, less work)."""
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        from psycopg.types.json import set_json_loads
+
+        set_json_loads(_loads_utf8, conn.connection.dbapi_connection)  # type: ignore[arg-type]
 
 
 class SealConflict(RuntimeError):
@@ -83,11 +97,12 @@ class SqlSealerStore:
             self._head = (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
         return self._head
 
-    def unsealed_batch(self, limit: int) -> Sequence[RowMapping]:
+    def unsealed_batch(self, limit: int) -> Sequence[Mapping[str, Any]]:
+        fast_json(self.session)
         stmt = (
             select(*CONTENT_COLUMNS).where(EVENTS.c.chain_index.is_(None)).order_by(EVENTS.c.seq).limit(limit)
         )
-        return self.session.execute(stmt).mappings().all()
+        return cast(Sequence[Mapping[str, Any]], self.session.execute(stmt).mappings().all())
 
     def write_links(self, links: Sequence[tuple[int, int, str, str]]) -> None:
         if not links:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from governance.auth.principal import Principal
 from governance.core.errors import InvalidInput
 from governance.models.outputs import OutputFile
+from governance.models.projects import Project
 from governance.outputs.checks.acro_ingest import AcroFile, AcroOutput, AcroSession, check_acro_session
 from governance.outputs.checks.archive import inspect_archive, unsafe_member_name
 from governance.outputs.risk_profile import RiskProfile
@@ -219,8 +220,6 @@ def ingest(
 
 
 def _tier(session: Session, plan: UploadPlan) -> int:
-    from governance.models.projects import Project
-
     project = session.get(Project, plan.project_id)
     assert project is not None
     return project.tier

@@ -12,6 +12,8 @@ a worker killed mid-check (acks_late) leaves nothing half-done and the re-run co
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import logging
 import math
@@ -41,7 +43,7 @@ from governance.outputs.checks.detect import TABLE_KINDS
 from governance.outputs.checks.registry import run_check
 from governance.outputs.runtime import check_context, output_store, profile_for, work_dir
 from governance.outputs.service import RUN_CHECKS_TASK
-from governance.outputs.storage import StorageError
+from governance.outputs.storage import StorageError, UnknownKeyVersion
 from governance.outputs.suite import (
     ACRO_CHECK,
     CONTENT_CHECKS,
@@ -122,10 +124,15 @@ def run_checks(request_id: str) -> str:
     return finalise(rid)
 
 
-def _decrypt_to(job: FileJob, path: Path) -> str | None:
-    """Write the plaintext to `path`; a sentence when the stored file is damaged or not the one uploaded."""
-    import hashlib
+class Unreadable(Exception):
+    """The file cannot be judged now (e.g. its key-encryption key is not configured here): hold, retry."""
 
+
+def _decrypt_to(job: FileJob, path: Path) -> str | None:
+    """Write the plaintext to `path`; a sentence when the stored file is damaged or not the one uploaded.
+
+    Raises Unreadable when the fault is in this deployment's configuration, not in the file.
+    """
     digest, size = hashlib.sha256(), 0
     try:
         with path.open("xb") as out:
@@ -133,6 +140,8 @@ def _decrypt_to(job: FileJob, path: Path) -> str | None:
                 digest.update(chunk)
                 size += len(chunk)
                 out.write(chunk)
+    except UnknownKeyVersion as exc:
+        raise Unreadable(str(exc)) from None
     except (StorageError, FileNotFoundError) as exc:
         return f"The stored file cannot be read back intact ({exc})."
     if size != job.size or digest.hexdigest() != job.sha256:
@@ -143,8 +152,13 @@ def _decrypt_to(job: FileJob, path: Path) -> str | None:
     return None
 
 
-def _integrity(job: FileJob, problem: str | None) -> CheckResult:
+def _integrity(job: FileJob, problem: str | None, *, error: bool = False) -> CheckResult:
     name, version = INTEGRITY_CHECK
+    if error:
+        message = f"The file could not be decrypted here ({problem}); it will be checked again."
+        return CheckResult(
+            name, version, "error", [Finding("key_unavailable", message)], {}, {"key_unavailable": 1}
+        )
     findings = [Finding("hash_mismatch", problem)] if problem else []
     return CheckResult(
         name,
@@ -163,7 +177,11 @@ def _check_file(
     folder.mkdir(mode=0o700)
     try:
         path = folder / job.name
-        problem = _decrypt_to(job, path)
+        try:
+            problem = _decrypt_to(job, path)
+        except Unreadable as exc:
+            store_result(job.id, _integrity(job, str(exc), error=True), 0, replace=True)
+            return
         if problem or INTEGRITY_CHECK in keys:
             store_result(job.id, _integrity(job, problem), 0, replace=problem is not None)
         if problem:
@@ -276,9 +294,10 @@ def _previous_release_tables(project_id: uuid.UUID, exclude: uuid.UUID, folder: 
         target = folder / job.id.hex
         target.mkdir(parents=True, mode=0o700)
         path = target / job.name
-        if _decrypt_to(job, path) is None:
-            paths.append(path)
-            budget -= job.size
+        with contextlib.suppress(Unreadable):
+            if _decrypt_to(job, path) is None:
+                paths.append(path)
+                budget -= job.size
     return paths
 
 
@@ -310,9 +329,7 @@ def finalise(request_id: uuid.UUID) -> str:
             request.decided_at = utcnow()
             move_if(s, request, "block", summary={"reasons": blocked[:20]})
             return "blocked"
-        if missing:
-            return "incomplete"
-        if errors:
+        if errors:  # before "missing": checks skipped after a file could not be read count as held too
             reason = "automated checks could not complete and will be retried: " + ", ".join(errors[:20])
             if request.hold_reason != reason:
                 request.hold_reason = reason
@@ -327,6 +344,8 @@ def finalise(request_id: uuid.UUID) -> str:
                     source="worker",
                 )
             return "held"
+        if missing:
+            return "incomplete"
         request.hold_reason = ""
         statuses = Counter(r.status for r in results if (r.check_name, r.check_version) != INTEGRITY_CHECK)
         move_if(s, request, "finish_checks", summary={"files": len(files), "results": dict(statuses)})

@@ -135,6 +135,11 @@ def test_the_parallel_file_verifier_agrees_with_the_sequential_one(tmp_path: Pat
         sequential = verify_export(io.BytesIO(blob), trusted)
         assert sequential.ok
         assert verify_export_parallel(path, trusted, 3) == sequential
+    ranged = export_bytes(store, end_index=600)  # the range ends exactly at a checkpoint
+    path.write_bytes(ranged)
+    assert verify_export_parallel(path, PUBLISHED, 2) == verify_export(io.BytesIO(ranged), PUBLISHED)
+    path.write_bytes(ranged + b"more\n")  # the last stretch still reads the file to its very end
+    assert verify_export_parallel(path, PUBLISHED, 2) is None
     lines = blob.splitlines(keepends=True)
     for broken in (lines[:300] + lines[301:], lines[:-1], [*lines[:200], b"garbage\n", *lines[200:]]):
         path.write_bytes(b"".join(broken))

@@ -176,7 +176,7 @@ def test_tampering_in_the_database_is_named(sealed_db: Settings) -> None:
     engine = get_engine()
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only"))
+            conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_seal_only"))
         else:
             conn.execute(text("DROP TRIGGER audit_events_seal_only"))
         conn.execute(text("UPDATE audit_events SET actor_username = 'mallory' WHERE chain_index = 17"))

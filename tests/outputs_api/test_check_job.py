@@ -228,3 +228,23 @@ def test_production_refuses_to_store_files_without_keys(monkeypatch: pytest.Monk
     assert ring.current == "2" and sorted(ring.keys) == ["1", "2"]
     with pytest.raises(OutputsMisconfigured, match="32 bytes"):
         keyring_from_settings(Settings(env="test", kek_keys={"1": "c2hvcnQ="}))
+
+
+def test_a_missing_key_encryption_key_holds_rather_than_blocks(
+    api: Api, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+    import secrets
+
+    first, second = (base64.b64encode(secrets.token_bytes(32)).decode() for _ in range(2))
+    use_settings(monkeypatch, kek_keys=f'{{"1": "{first}"}}', output_retry_seconds="0")
+    rid = api.new()
+    api.add(rid)
+    use_settings(monkeypatch, kek_keys=f'{{"2": "{second}"}}')  # version 1 is missing here
+    held = api.submit(rid)
+    assert held["status"] == "checking" and "integrity" in held["hold_reason"]
+    integrity = next(c for c in held["files"][0]["checks"] if c["name"] == "integrity")
+    assert integrity["status"] == "error" and integrity["findings"][0]["code"] == "key_unavailable"
+    use_settings(monkeypatch, kek_keys=f'{{"1": "{first}", "2": "{second}"}}')
+    assert retry_held() == 1
+    assert api.get(rid)["status"] == "in_review"
