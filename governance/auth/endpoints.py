@@ -11,10 +11,11 @@ from sqlalchemy import select
 from governance.auth.dependencies import DbSession, require
 from governance.auth.principal import Principal
 from governance.auth.schemas import DevLogin, MeOut, TokenCreate, TokenCreated, TokenOut
+from governance.auth.scopes import SCOPES
 from governance.auth.tokens import issue_token, revoke_token
 from governance.config import get_settings
 from governance.core.db import commit
-from governance.core.errors import NotFound
+from governance.core.errors import Forbidden, NotFound
 from governance.core.responses import COMMON, READ, WRITE
 from governance.models.identity import ApiToken, User
 
@@ -63,6 +64,15 @@ def create_token(
     user = session.get(User, principal.user_id)
     assert user is not None
     scopes = body.scopes if body.scopes is not None else sorted(principal.scopes)
+    if principal.token_id is not None:
+        # A token may mint only a narrower one: its own scopes bound the new token's, or a read:me-only
+        # token would turn into one with every scope of the user's roles.
+        wider = sorted((set(scopes) & set(SCOPES)) - principal.scopes)
+        if wider:
+            raise Forbidden(
+                f"a token cannot create a token with scopes it does not hold: {', '.join(wider)}",
+                required_scopes=wider,
+            )
     issued = issue_token(
         session,
         user,

@@ -34,7 +34,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created, row_id = json.loads(raw)
-        return datetime.fromisoformat(created), uuid.UUID(row_id)
+        created_at = datetime.fromisoformat(created)
+        if created_at.tzinfo is None:  # the cursors we issue carry an offset; the columns refuse naive times
+            raise ValueError("naive timestamp")
+        return created_at, uuid.UUID(row_id)
     except (ValueError, TypeError, json.JSONDecodeError):
         raise InvalidInput("the cursor is not one this service issued; start again without it")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Depends, Query, status
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from governance.auth.dependencies import DbSession, require
@@ -31,21 +32,45 @@ groups_router = APIRouter(prefix="/api/v1/groups", tags=["groups"])
 role_bindings_router = APIRouter(prefix="/api/v1/role-bindings", tags=["role bindings"])
 
 
-def _member_out(session: Session, row: GroupMember) -> GroupMemberOut:
+def _usernames(session: Session, user_ids: set[uuid.UUID | None]) -> dict[uuid.UUID, str]:
+    """Usernames for a page of rows in one query (not one per row)."""
+    ids = {i for i in user_ids if i is not None}
+    if not ids:
+        return {}
+    return dict(session.execute(select(User.id, User.username).where(User.id.in_(ids))).tuples().all())
+
+
+def _group_names(session: Session, group_ids: set[uuid.UUID | None]) -> dict[uuid.UUID, str]:
+    ids = {i for i in group_ids if i is not None}
+    if not ids:
+        return {}
+    return dict(session.execute(select(Group.id, Group.name).where(Group.id.in_(ids))).tuples().all())
+
+
+def _member_out(
+    session: Session, row: GroupMember, usernames: dict[uuid.UUID, str] | None = None
+) -> GroupMemberOut:
     out = GroupMemberOut.model_validate(row)
-    user = session.get(User, row.user_id)
-    out.username = user.username if user else ""
+    if usernames is None:
+        usernames = _usernames(session, {row.user_id})
+    out.username = usernames.get(row.user_id, "")
     return out
 
 
-def _binding_out(session: Session, row: RoleBinding) -> RoleBindingOut:
+def _binding_out(
+    session: Session,
+    row: RoleBinding,
+    names: tuple[dict[uuid.UUID, str], dict[uuid.UUID, str]] | None = None,
+) -> RoleBindingOut:
     out = RoleBindingOut.model_validate(row)
+    usernames, group_names = names or (
+        _usernames(session, {row.user_id}),
+        _group_names(session, {row.group_id}),
+    )
     if row.user_id is not None:
-        user = session.get(User, row.user_id)
-        out.username = user.username if user else None
+        out.username = usernames.get(row.user_id)
     if row.group_id is not None:
-        group = session.get(Group, row.group_id)
-        out.group_name = group.name if group else None
+        out.group_name = group_names.get(row.group_id)
     return out
 
 
@@ -115,7 +140,8 @@ def list_group_members(
 ) -> Page[GroupMemberOut]:
     group = repository.get_group(session, group_ref)
     rows, next_cursor = repository.list_group_members(session, group, limit=limit, cursor=cursor)
-    return Page(items=[_member_out(session, r) for r in rows], next_cursor=next_cursor)
+    usernames = _usernames(session, {r.user_id for r in rows})
+    return Page(items=[_member_out(session, r, usernames) for r in rows], next_cursor=next_cursor)
 
 
 @groups_router.post(
@@ -171,7 +197,8 @@ def list_role_bindings(
     rows, next_cursor = repository.list_role_bindings(
         session, role=role, username=user, group_ref=group, limit=limit, cursor=cursor
     )
-    return Page(items=[_binding_out(session, r) for r in rows], next_cursor=next_cursor)
+    names = _usernames(session, {r.user_id for r in rows}), _group_names(session, {r.group_id for r in rows})
+    return Page(items=[_binding_out(session, r, names) for r in rows], next_cursor=next_cursor)
 
 
 @role_bindings_router.post(

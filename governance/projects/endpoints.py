@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, status
+from sqlalchemy import select
 
 from governance.auth.dependencies import DbSession, require, require_any
 from governance.auth.principal import Principal
@@ -125,11 +127,22 @@ _transition_route("suspend", "Suspend an active project (running servers are sto
 _transition_route("close", "Close a project for good (running servers are stopped)", "manage:projects")
 
 
-def _member_out(session: DbSession, row: Membership) -> MemberOut:
+def _member_out(
+    session: DbSession, row: Membership, usernames: dict[uuid.UUID, str] | None = None
+) -> MemberOut:
     out = MemberOut.model_validate(row)
-    user = session.get(User, row.user_id)
-    out.username = user.username if user else ""
+    if usernames is None:
+        usernames = _usernames(session, [row])
+    out.username = usernames.get(row.user_id, "")
     return out
+
+
+def _usernames(session: DbSession, rows: Sequence[Membership]) -> dict[uuid.UUID, str]:
+    """Usernames of a page of members in one query (not one per row)."""
+    ids = {r.user_id for r in rows}
+    if not ids:
+        return {}
+    return dict(session.execute(select(User.id, User.username).where(User.id.in_(ids))).tuples().all())
 
 
 @router.get(
@@ -148,7 +161,8 @@ def list_members(
 ) -> Page[MemberOut]:
     project = repository.get_visible(session, principal, project_ref)
     rows, next_cursor = memberships.list_members(session, project, status=status_, limit=limit, cursor=cursor)
-    return Page(items=[_member_out(session, r) for r in rows], next_cursor=next_cursor)
+    usernames = _usernames(session, rows)
+    return Page(items=[_member_out(session, r, usernames) for r in rows], next_cursor=next_cursor)
 
 
 @router.post(

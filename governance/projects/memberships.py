@@ -128,6 +128,10 @@ def update_membership(
         raise Conflict("the lead's role is changed by naming a new lead on the project")
     if row.removed_at is not None:
         raise Conflict("this membership was removed")
+    if is_member(session, project, principal.user_id):
+        raise SeparationOfDuties(
+            f"you are involved in project {project.slug!r}, so you cannot change its memberships"
+        )
     for key, value in changes.items():
         setattr(row, key, value)
     session.flush()

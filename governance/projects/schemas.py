@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 
 from governance.core.schemas import (
     LongText,
@@ -99,7 +99,7 @@ class ProjectTransition(RequestBody):
 class MemberCreate(RequestBody):
     username: Username
     role: Literal["researcher", "viewer"] = "researcher"
-    expires_at: datetime | None = None
+    expires_at: AwareDatetime | None = None
 
     model_config = RequestBody.model_config | {
         "json_schema_extra": {
@@ -110,7 +110,7 @@ class MemberCreate(RequestBody):
 
 class MemberUpdate(RequestBody):
     role: Literal["researcher", "viewer"] | None = None
-    expires_at: datetime | None = None
+    expires_at: AwareDatetime | None = None
 
 
 class MemberOut(ResponseBody):
