@@ -73,12 +73,14 @@ def create_token(
                 f"a token cannot create a token with scopes it does not hold: {', '.join(wider)}",
                 required_scopes=wider,
             )
+    parent = session.get(ApiToken, principal.token_id) if principal.token_id is not None else None
     issued = issue_token(
         session,
         user,
         name=body.name,
         scopes=scopes,
         lifetime=timedelta(hours=body.expires_in_hours),
+        not_after=parent.expires_at if parent is not None else None,  # a token's child never outlives it
         actor=principal,
         project_id=principal.project_id,
         max_lifetime=timedelta(hours=get_settings().api_token_max_hours),

@@ -7,7 +7,7 @@ import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -42,6 +42,7 @@ def issue_token(
     project_id: uuid.UUID | None = None,
     max_lifetime: timedelta | None = None,
     audit: bool = True,
+    not_after: datetime | None = None,
 ) -> IssuedToken:
     if scopes is not None:
         unknown = sorted(set(scopes) - set(SCOPES))
@@ -60,7 +61,7 @@ def issue_token(
         token_hash=hash_token(secret),
         scopes=sorted(scopes) if scopes is not None else None,
         project_id=project_id,
-        expires_at=utcnow() + lifetime,
+        expires_at=min(utcnow() + lifetime, not_after) if not_after else utcnow() + lifetime,
     )
     session.add(row)
     session.flush()

@@ -56,7 +56,8 @@ class RequestContext:
             await send(message)
 
         try:
-            if _too_large(headers):
+            bounded = await _buffer_chunked(receive, headers) if scope["method"] != "GET" else receive
+            if bounded is None or _too_large(headers):
                 request = Request(scope)
                 response = problem(
                     request, 413, "payload-too-large", "Payload too large",
@@ -64,7 +65,7 @@ class RequestContext:
                 )  # fmt: skip
                 await response(scope, receive, send_with_headers)
             else:
-                await self.app(scope, receive, send_with_headers)
+                await self.app(scope, bounded, send_with_headers)
         finally:
             _observe(scope, status, time.perf_counter() - began)
             request_id_var.reset(token)
@@ -87,6 +88,39 @@ def _observe(scope: Scope, status: int, elapsed: float) -> None:
             "outcome": "ok" if status < 400 else "refused",
         },
     )
+
+
+async def _buffer_chunked(receive: Receive, headers: dict[str, str]) -> Receive | None:
+    """Bodies sent without Content-Length (chunked) are read up to the limit first; None when over it.
+
+    Multipart uploads stream through untouched: their limits are enforced where they are stored.
+    """
+    if headers.get("content-type", "").startswith("multipart/") or "content-length" in headers:
+        return receive
+    parts: list[bytes] = []
+    seen = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return receive
+        chunk = message.get("body", b"")
+        seen += len(chunk)
+        if seen > MAX_JSON_BODY:
+            return None
+        parts.append(chunk)
+        if not message.get("more_body", False):
+            break
+    body = b"".join(parts)
+    delivered = False
+
+    async def replay() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 def _too_large(headers: dict[str, str]) -> bool:

@@ -76,7 +76,9 @@ def create_role_binding(session: Session, principal: Principal, body: RoleBindin
 def delete_role_binding(session: Session, principal: Principal, row: RoleBinding) -> RoleBinding:
     if row.role == "admin":
         admins = session.scalar(
-            select(func.count()).select_from(RoleBinding).where(RoleBinding.role == "admin")
+            select(func.count())
+            .select_from(RoleBinding)
+            .where(RoleBinding.role == "admin", RoleBinding.user_id.is_not(None))
         )
         if (admins or 0) <= 1:
             raise Conflict("this is the last admin role binding; grant admin to someone else first")

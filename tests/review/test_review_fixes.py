@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from fastapi.testclient import TestClient
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from governance.models.identity import Group, GroupMember, RoleBinding, User
@@ -144,3 +144,47 @@ def test_a_steward_involved_in_a_project_cannot_change_its_memberships(
     assert row.role == "viewer" and row.expires_at is None
     r = client.patch(url, json=body, headers=token_for("stella"))
     assert r.status_code == 200 and r.json()["role"] == "researcher"
+
+
+def test_a_token_minted_by_a_token_never_outlives_it(client: TestClient, token_for: TokenFor) -> None:
+    parent = client.post(
+        "/api/v1/tokens", json={"name": "short", "expires_in_hours": 1}, headers=token_for("alice")
+    ).json()
+    child = client.post(
+        "/api/v1/tokens",
+        json={"name": "child", "scopes": ["read:me"], "expires_in_hours": 48},
+        headers={"Authorization": f"Bearer {parent['token']}"},
+    )
+    assert child.status_code == 201, child.text
+    assert child.json()["expires_at"] <= parent["expires_at"]
+
+
+def test_a_chunked_json_body_over_the_limit_is_413(client: TestClient, token_for: TokenFor) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"slug": "x", "title": "'
+        for _ in range(1100):
+            yield b"a" * 1024
+        yield b'"}'
+
+    r = client.post(
+        "/api/v1/projects",
+        content=chunks(),
+        headers={**token_for("alice"), "content-type": "application/json"},
+    )
+    assert r.status_code == 413 and r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_the_last_personal_admin_binding_cannot_be_removed_by_counting_group_bindings(
+    client: TestClient, token_for: TokenFor, session: Session
+) -> None:
+    group = client.post("/api/v1/groups", json={"name": "empty-admins"}, headers=token_for("admin"))
+    assert group.status_code == 201, group.text
+    bound = client.post(
+        "/api/v1/role-bindings", json={"role": "admin", "group": "empty-admins"}, headers=token_for("admin")
+    )
+    assert bound.status_code == 201, bound.text
+    admin_binding = session.scalar(
+        select(RoleBinding.id).where(RoleBinding.role == "admin", RoleBinding.user_id.is_not(None))
+    )
+    r = client.delete(f"/api/v1/role-bindings/{admin_binding}", headers=token_for("admin"))
+    assert r.status_code == 409 and "last admin" in r.json()["detail"]
