@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
+
 from fastapi import APIRouter, Depends, Query, status
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from governance.auth.dependencies import DbSession, require
@@ -28,13 +32,29 @@ access_requests_router = APIRouter(prefix="/api/v1/access-requests", tags=["acce
 grants_router = APIRouter(prefix="/api/v1/grants", tags=["grants"])
 
 
-def _request_out(session: Session, row: AccessRequest) -> AccessRequestOut:
+def _request_out(
+    session: Session, row: AccessRequest, grants: dict[uuid.UUID, uuid.UUID] | None = None
+) -> AccessRequestOut:
     out = AccessRequestOut.model_validate(row)
     out.allowed_actions = ACCESS_REQUEST_LIFECYCLE.allowed_actions(row.status)
     if row.status == "approved":
-        grant = repository.grant_of_request(session, row.id)
-        out.grant_id = grant.id if grant else None
+        if grants is None:
+            grant = repository.grant_of_request(session, row.id)
+            out.grant_id = grant.id if grant else None
+        else:
+            out.grant_id = grants.get(row.id)
     return out
+
+
+def _grants_by_request(session: Session, rows: Sequence[AccessRequest]) -> dict[uuid.UUID, uuid.UUID]:
+    """The grant of every approved request on a page, in one query."""
+    approved = [r.id for r in rows if r.status == "approved"]
+    if not approved:
+        return {}
+    pairs = session.execute(
+        select(Grant.access_request_id, Grant.id).where(Grant.access_request_id.in_(approved))
+    ).all()
+    return {request_id: grant_id for request_id, grant_id in pairs if request_id is not None}
 
 
 def _grant_out(row: Grant) -> GrantOut:
@@ -62,7 +82,8 @@ def list_access_requests(
     rows, next_cursor = repository.list_access_requests(
         session, principal, project=project, dataset=dataset, status=status_, limit=limit, cursor=cursor
     )
-    return Page(items=[_request_out(session, r) for r in rows], next_cursor=next_cursor)
+    grants = _grants_by_request(session, rows)
+    return Page(items=[_request_out(session, r, grants) for r in rows], next_cursor=next_cursor)
 
 
 @access_requests_router.post(
