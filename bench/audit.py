@@ -85,7 +85,20 @@ def _writer_process(url: str, threads: int, start_at: float, stop_at: float, out
     out.put(sum(counts))
 
 
-def _sealer_process(url: str, stop: Any) -> None:
+def _prioritise(engine: Any) -> None:
+    """Run this process and its PostgreSQL backends at a higher CPU priority (root only): the sealer
+    then keeps up even while the load generator saturates the same two cores."""
+    from sqlalchemy import event
+
+    os.setpriority(os.PRIO_PROCESS, 0, -10)
+
+    @event.listens_for(engine, "connect")
+    def renice_backend(dbapi_connection: Any, _record: Any) -> None:
+        backend = dbapi_connection.execute("SELECT pg_backend_pid()").fetchone()[0]
+        os.setpriority(os.PRIO_PROCESS, backend, -10)
+
+
+def _sealer_process(url: str, stop: Any, out: Any, priority: bool) -> None:
     os.environ.update(
         {
             "GOVERNANCE_DATABASE_URL": url,
@@ -94,12 +107,27 @@ def _sealer_process(url: str, stop: Any) -> None:
             "GOVERNANCE_AUDIT_CHECKPOINT_EVERY_N": str(CHECKPOINT_EVERY),
         }
     )
-    from governance.audit.sealing import SealerThread
+    from governance.audit.sealing import SealerThread, SealReport, seal_pending
     from governance.config import get_settings
 
-    sealer = SealerThread(get_settings()).start()
+    settings = get_settings()
+    if priority:
+        from governance.core.db import engine_for
+
+        _prioritise(engine_for(url))
+    passes: list[tuple[float, int]] = []
+
+    def timed_pass() -> SealReport:
+        began = time.perf_counter()
+        report = seal_pending(settings, max_seconds=2.0)
+        if report.sealed:
+            passes.append((time.perf_counter() - began, report.sealed))
+        return report
+
+    sealer = SealerThread(settings, seal=timed_pass).start()
     stop.wait()
     sealer.stop()
+    out.put(passes)
 
 
 def lag_seconds(conn: psycopg.Connection[Any]) -> float:
@@ -115,7 +143,9 @@ def unsealed(conn: psycopg.Connection[Any]) -> int:
     return int(row[0]) if row else 0
 
 
-def append_run(url: str, writers: int, processes: int, seconds: float, with_sealer: bool) -> dict[str, Any]:
+def append_run(
+    url: str, writers: int, processes: int, seconds: float, with_sealer: bool, priority: bool = False
+) -> dict[str, Any]:
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
     stop_sealer = ctx.Event()
@@ -123,7 +153,12 @@ def append_run(url: str, writers: int, processes: int, seconds: float, with_seal
     stop_at = start_at + seconds
     per = [writers // processes + (1 if k < writers % processes else 0) for k in range(processes)]
     procs = [ctx.Process(target=_writer_process, args=(url, n, start_at, stop_at, out)) for n in per]
-    sealer = ctx.Process(target=_sealer_process, args=(url, stop_sealer)) if with_sealer else None
+    passes_out = ctx.Queue()
+    sealer = (
+        ctx.Process(target=_sealer_process, args=(url, stop_sealer, passes_out, priority))
+        if with_sealer
+        else None
+    )
     for p in procs:
         p.start()
     if sealer:
@@ -145,6 +180,7 @@ def append_run(url: str, writers: int, processes: int, seconds: float, with_seal
                 time.sleep(0.05)
             drain = time.perf_counter() - began
             stop_sealer.set()
+            passes = passes_out.get(timeout=60)
             sealer.join(30)
     result: dict[str, Any] = {"events": total, "rate": total / seconds}
     if with_sealer:
@@ -153,6 +189,9 @@ def append_run(url: str, writers: int, processes: int, seconds: float, with_seal
             lag_p50=statistics.median(lags) if lags else 0.0,
             lag_p95=sorted(lags)[int(0.95 * (len(lags) - 1))] if lags else 0.0,
             drain=drain,
+            pass_p50=statistics.median(s for s, _ in passes) if passes else 0.0,
+            pass_max=max((s for s, _ in passes), default=0.0),
+            per_pass=statistics.median(n for _, n in passes) if passes else 0,
         )
     return result
 
@@ -293,6 +332,20 @@ def verify_runs(url: str, total: int, workers: int) -> dict[str, float]:
     return seconds
 
 
+def print_sealed_run(sealed: dict[str, Any], label: str) -> None:
+    print(
+        f"  {label}: {sealed['events']:,} events, {sealed['rate']:,.0f} events/s; "
+        f"sealer lag p50 {sealed['lag_p50']:.2f} s, p95 {sealed['lag_p95']:.2f} s, "
+        f"max {sealed['lag_max']:.2f} s; caught up {sealed['drain']:.2f} s after the load stopped",
+        flush=True,
+    )
+    print(
+        f"    sealer passes: median {sealed['pass_p50']:.3f} s for {sealed['per_pass']:.0f} events, "
+        f"longest {sealed['pass_max']:.3f} s",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -304,6 +357,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=2, help="processes for parallel verification")
     parser.add_argument("--skip-append", action="store_true")
+    parser.add_argument(
+        "--sealer-priority", action="store_true", help="also run with the sealer at a higher CPU priority"
+    )
     parser.add_argument("--skip-verify", action="store_true")
     args = parser.parse_args()
     with ExitStack() as stack:
@@ -328,13 +384,19 @@ def main() -> None:
             backlog, drain_s = seal_backlog(append_url)
             rate = backlog / drain_s
             print(f"  sealing that backlog: {backlog:,} events in {drain_s:.2f} s ({rate:,.0f} events/s)")
-            sealed = append_run(append_url, args.writers, args.processes, args.seconds, with_sealer=True)
-            print(
-                f"  with the sealer:    {sealed['events']:,} events, {sealed['rate']:,.0f} events/s; "
-                f"sealer lag p50 {sealed['lag_p50']:.2f} s, p95 {sealed['lag_p95']:.2f} s, "
-                f"max {sealed['lag_max']:.2f} s; caught up {sealed['drain']:.2f} s after the load stopped",
-                flush=True,
-            )
+            modes = [False, True] if args.sealer_priority else [False]
+            for priority in modes:
+                sealed = append_run(
+                    append_url,
+                    args.writers,
+                    args.processes,
+                    args.seconds,
+                    with_sealer=True,
+                    priority=priority,
+                )
+                print_sealed_run(
+                    sealed, "with the sealer at a higher CPU priority" if priority else "with the sealer"
+                )
 
         if not args.skip_verify:
             total = args.events

@@ -119,9 +119,7 @@ def list_checkpoints(
 )
 def checkpoint_keys(session: DbSession) -> PublicKeysOut:
     entries = published_keys(session, get_settings())
-    return PublicKeysOut(
-        keys=[PublicKeyOut(**entry, current=current) for entry, current in entries]
-    )
+    return PublicKeysOut(keys=[PublicKeyOut(**entry, current=current) for entry, current in entries])
 
 
 @router.post(

@@ -206,6 +206,7 @@ def verify_export(
     trusted_public_keys: Sequence[Mapping[str, Any]] | None = None,
     *,
     extra_checkpoints: Sequence[Checkpoint] = (),
+    counted_before: int = 0,
 ) -> VerifyReport:
     """Verify an export read line by line: best a file opened in binary mode with a large buffer,
     ``open(path, "rb", buffering=1 << 20)`` (line reads from the default 8 KiB buffer cost more than
@@ -214,6 +215,8 @@ def verify_export(
     ``trusted_public_keys`` are published keys obtained independently of the file; None trusts the
     keys in the file and says so in the report. ``extra_checkpoints`` (e.g. fetched from the service
     or a witness) extend the file's own. Bad content never raises: the report names the problem.
+    ``counted_before`` is for verifying the tail of a file on its own (parallel.py): the end line then
+    counts that many events more than the lines read.
     """
     lines = _as_bytes(fp)
     header = parse_header(next(lines, b""))
@@ -260,7 +263,7 @@ def verify_export(
     expected_end = {
         "end": {
             "last_index": last if walk.checked else None,
-            "events": walk.checked,
+            "events": walk.checked + counted_before,
             "head": walk.prev_hex if walk.checked else None,
         }
     }

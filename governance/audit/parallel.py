@@ -11,10 +11,12 @@ problem) is always exactly that of the sequential verifiers.
 
 from __future__ import annotations
 
+import itertools
 import json
 import multiprocessing
 import os
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Final
@@ -80,9 +82,12 @@ def combine(reports: Sequence[VerifyReport]) -> VerifyReport | None:
     )
 
 
-def _pool(workers: int) -> ProcessPoolExecutor:
-    # spawn, not fork: the callers run inside a web server or a CLI with threads and open connections.
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+def _pool(workers: int, *, may_fork: bool = False) -> ProcessPoolExecutor:
+    """Processes started by fork (instant) only when asked and this process runs no other thread;
+    otherwise by spawn (a web server's threads and pooled connections must not be copied)."""
+    fork = may_fork and threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if fork else "spawn")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
 
 
 # -- the database ----------------------------------------------------------------------------------------
@@ -198,63 +203,6 @@ def _head_of_file(path: Path) -> tuple[dict[str, Any], list[bytes], list[Checkpo
             lines.append(line)
 
 
-def _stretch_lines(
-    path: Path,
-    header: dict[str, Any],
-    checkpoint_lines: Sequence[bytes],
-    checkpoints: Sequence[Checkpoint],
-    stretch: Stretch,
-    offset: int,
-    closing: Checkpoint | None,
-    counter: list[int],
-) -> Iterator[bytes]:
-    """A self-contained export of one stretch: a header anchored at the stretch's first checkpoint, the
-    checkpoints in the stretch, the file's event lines, and an end line that the closing checkpoint
-    vouches for (the last stretch reads the file to its end instead)."""
-    first, last = stretch
-    file_start = header["range"]["start"]
-    if first == file_start:
-        prev_hash = header["prev_hash"]
-    else:
-        prev_hash = next(c.hash for c in checkpoints if c.chain_index == first - 1)
-    end = last if closing else header["range"]["end"]
-    yield _dumps({**header, "range": {"start": first, "end": end}, "prev_hash": prev_hash})
-    for cp, line in zip(checkpoints, checkpoint_lines, strict=True):
-        if cp.chain_index >= first - 1 and (last is None or cp.chain_index <= last):
-            yield line
-    with path.open("rb", buffering=_READ_BUFFER) as fp:
-        fp.seek(offset)
-        if closing is None:
-            for line in fp:
-                counter[0] += len(line)
-                yield _recount_end(line, first - file_start) if line.startswith(b'{"end":') else line
-            return
-        assert last is not None
-        for _ in range(last - first + 1):
-            line = fp.readline()
-            if not line:
-                break
-            counter[0] += len(line)
-            yield line
-    yield _dumps({"end": {"last_index": last, "events": last - first + 1, "head": closing.hash}})
-
-
-def _recount_end(line: bytes, before: int) -> bytes:
-    """The file's end line as the last stretch must read it: its count less the events before the
-    stretch. Only a line in canonical form is rewritten (any other fails, as it does sequentially)."""
-    try:
-        data = json.loads(line)
-        count = data["end"]["events"]
-    except (ValueError, KeyError, TypeError):
-        return line
-    canonical = _dumps(data)
-    if type(count) is not int or line not in (canonical, canonical[:-1]):
-        return line
-    data["end"]["events"] = count - before
-    rewritten = _dumps(data)
-    return rewritten if line.endswith(b"\n") else rewritten[:-1]
-
-
 def _export_stretch(
     path: str,
     trusted: list[dict[str, str]] | None,
@@ -264,16 +212,39 @@ def _export_stretch(
     offset: int,
     last_stretch: bool,
 ) -> tuple[dict[str, Any], int]:
+    """Verify one stretch as a self-contained export: a header anchored at the stretch's first
+    checkpoint, the checkpoints in the stretch, the file's event lines, and an end line that the
+    closing checkpoint vouches for (the last stretch reads the file to its end instead). Returns the
+    report and the bytes of the file it read (the stretches must tile the file)."""
     from governance.audit.export_format import verify_export
 
+    first, last = stretch
     checkpoints = [Checkpoint.from_json(json.loads(line)["checkpoint"]) for line in checkpoint_lines]
-    closing = None if last_stretch else next(c for c in checkpoints if c.chain_index == stretch[1])
-    counter = [0]
-    lines = _stretch_lines(
-        Path(path), header, checkpoint_lines, checkpoints, stretch, offset, closing, counter
+    file_start = header["range"]["start"]
+    prev_hash = (
+        header["prev_hash"]
+        if first == file_start
+        else next(c.hash for c in checkpoints if c.chain_index == first - 1)
     )
-    report = verify_export(lines, trusted)
-    return report.to_json(), counter[0]
+    end = header["range"]["end"] if last_stretch else last
+    own = [
+        line
+        for cp, line in zip(checkpoints, checkpoint_lines, strict=True)
+        if cp.chain_index >= first - 1 and (last is None or cp.chain_index <= last)
+    ]
+    head = [_dumps({**header, "range": {"start": first, "end": end}, "prev_hash": prev_hash}), *own]
+    with Path(path).open("rb", buffering=_READ_BUFFER) as fp:
+        fp.seek(offset)
+        if last_stretch:  # the file's own end line, whose count includes the events before the stretch
+            report = verify_export(itertools.chain(head, fp), trusted, counted_before=first - file_start)
+        else:
+            assert last is not None
+            closing = next(c for c in checkpoints if c.chain_index == last)
+            tail = _dumps({"end": {"last_index": last, "events": last - first + 1, "head": closing.hash}})
+            lines = itertools.chain(head, itertools.islice(fp, last - first + 1), (tail,))
+            report = verify_export(lines, trusted)
+        consumed = fp.tell() - offset
+    return report.to_json(), consumed
 
 
 def verify_export_parallel(
@@ -304,7 +275,7 @@ def verify_export_parallel(
         (str(path), trusted, header, checkpoint_lines, part, offset, n == len(parts) - 1)
         for n, (part, offset) in enumerate(zip(parts, offsets, strict=True))
     ]
-    with _pool(len(parts) - 1) as pool:
+    with _pool(len(parts) - 1, may_fork=True) as pool:  # reads files only: nothing to share by mistake
         futures = [pool.submit(_export_stretch, *a) for a in args[1:]]
         results = [_export_stretch(*args[0]), *(f.result() for f in futures)]
     # The stretches must tile the file: each ends exactly where the next begins.

@@ -24,6 +24,7 @@ from governance.core.db import engine_for
 from governance.core.tracing import span
 
 log = logging.getLogger(__name__)
+BUSY_PAUSE_SECONDS = 0.05
 _in_process = threading.Lock()  # a thread and a CLI pass in one process do not queue on the DB lock
 
 
@@ -108,15 +109,14 @@ class SealerThread:
     def _run(self) -> None:
         interval = self.settings.audit_seal_interval_seconds
         while not self._stop.is_set():
-            caught_up = True
+            sealed = 0
             try:
-                report = self._seal()
-                caught_up = report.sealed < self.settings.audit_seal_batch
+                sealed = self._seal().sealed
             except Exception:
                 log.exception("the audit sealer failed; retrying")
             self.passes += 1
-            if caught_up:
-                self._stop.wait(interval)
+            if sealed < self.settings.audit_seal_batch:  # caught up: pause, briefly while events flow
+                self._stop.wait(min(interval, BUSY_PAUSE_SECONDS) if sealed else interval)
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
