@@ -132,7 +132,7 @@ def test_logout_ends_the_server_side_session_and_clears_the_cookie(client: TestC
 
 def test_the_start_page_shows_who_is_signed_in_or_how_to_sign_in(client: TestClient) -> None:
     anonymous = client.get("/")
-    assert anonymous.status_code == 200 and "No login method is configured" in anonymous.text
+    assert anonymous.status_code == 200 and "No browser login is configured" in anonymous.text
     assert "frame-ancestors 'none'" in anonymous.headers["content-security-policy"]
     assert anonymous.headers["x-content-type-options"] == "nosniff"
     value, _row = _session_for("sam", mfa=True)
