@@ -10,11 +10,37 @@ from __future__ import annotations
 import argparse
 import time
 from contextlib import ExitStack
+from typing import Any
 
 import httpx
 import psycopg
 
-from bench.common import HEADER, drive, postgres, run_cli, server
+from bench import wrk
+from bench.common import HEADER, Result, drive, postgres, run_cli, server
+
+
+def measure(
+    name: str,
+    base: str,
+    reqs: list[tuple[str, str, Any]],
+    headers: dict[str, str],
+    n: int,
+    connections: int = 50,
+) -> Result:
+    """wrk when installed (the load generator then costs little CPU), else the httpx driver."""
+    if wrk.available():
+        return wrk.run_wrk(
+            name, base, reqs, headers, connections=connections, seconds=12 if connections > 1 else 5
+        )
+    return drive(
+        name,
+        base,
+        lambda c, i: c.build_request(
+            reqs[i % len(reqs)][0], reqs[i % len(reqs)][1], json=reqs[i % len(reqs)][2], headers=headers
+        ),
+        total=n if connections > 1 else n // 10,
+        concurrency=connections,
+    )
 
 
 def main() -> None:
@@ -33,7 +59,7 @@ def main() -> None:
         with psycopg.connect(url) as conn:
             conn.execute("ANALYZE")
             counts = {
-                t: conn.execute(f"select count(*) from {t}")  # noqa: S608 - fixed table names.fetchone()[0]  # type: ignore[index]
+                t: conn.execute(f"select count(*) from {t}").fetchone()[0]  # type: ignore[index]  # noqa: S608
                 for t in ("users", "projects", "datasets", "memberships", "grants")
             }
             user_ids = [str(r[0]) for r in conn.execute("select id from users order by random() limit 1000")]
@@ -55,36 +81,28 @@ def main() -> None:
                 cursor = page.json()["next_cursor"]
             deep_cursor = cursor
         n = args.requests
-        results = [
-            drive("GET /healthz (baseline)", base, lambda c, i: c.build_request("GET", "/healthz"), total=n),
-            drive(
-                "GET /projects first page",
-                base,
-                lambda c, i: c.build_request("GET", "/api/v1/projects", headers=headers),
-                total=n,
-            ),
-            drive(
+        plans: list[tuple[str, list[tuple[str, str, Any]], dict[str, str]]] = [
+            ("GET /healthz (baseline)", [("GET", "/healthz", None)], {}),
+            ("GET /projects first page", [("GET", "/api/v1/projects", None)], headers),
+            (
                 "GET /projects 5,000 rows deep",
-                base,
-                lambda c, i: c.build_request(
-                    "GET", "/api/v1/projects", params={"cursor": deep_cursor}, headers=headers
-                ),
-                total=n,
+                [("GET", f"/api/v1/projects?cursor={deep_cursor}", None)],
+                headers,
             ),
-            drive(
-                "GET /users/{id}",
-                base,
-                lambda c, i: c.build_request(
-                    "GET", f"/api/v1/users/{user_ids[i % len(user_ids)]}", headers=headers
-                ),
-                total=n,
-            ),
+            ("GET /users/{id}", [("GET", f"/api/v1/users/{u}", None) for u in user_ids], headers),
         ]
+        results = [measure(name, base, reqs, hdrs, n) for name, reqs, hdrs in plans]
+        single = [measure(name, base, reqs, hdrs, n, connections=1) for name, reqs, hdrs in plans]
     print(f"\nseed --scale large: {seed_s:.1f} s for {counts}")
-    print(f"\n50 concurrent clients, {args.workers} server workers, {n} requests each\n")
+    tool = "wrk" if wrk.available() else "httpx"
+    print(f"\n50 concurrent connections ({tool}), {args.workers} server workers\n")
     print(HEADER)
     for r in results:
         print(r.row(results[0]))
+    print("\none connection (service time without queueing)\n")
+    print(HEADER)
+    for r in single:
+        print(r.row(single[0]))
 
 
 if __name__ == "__main__":

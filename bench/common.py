@@ -26,12 +26,15 @@ class Result:
     errors: int
     seconds: float
     latencies_ms: list[float]
+    fixed: tuple[float, float] | None = None  # (p50, p99) when a tool such as wrk measured them
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
 
     def pct(self, p: float) -> float:
+        if self.fixed is not None and p in (50, 99):
+            return self.fixed[0] if p == 50 else self.fixed[1]
         if not self.latencies_ms:
             return float("nan")
         ordered = sorted(self.latencies_ms)

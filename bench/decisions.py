@@ -15,7 +15,8 @@ from contextlib import ExitStack
 
 import psycopg
 
-from bench.common import HEADER, drive, postgres, run_cli, server
+from bench.api import measure
+from bench.common import HEADER, postgres, run_cli, server
 
 MEMBERS_PER_PROJECT, USERS, PROJECTS, DATASETS = 80, 100_000, 10_000, 50_000
 
@@ -65,24 +66,16 @@ def main() -> None:
         hub_h, read_h = {"Authorization": f"Bearer {hub}"}, {"Authorization": f"Bearer {reader}"}
         base = stack.enter_context(server(url, args.port, workers=args.workers))
         asks = questions(n + 500)
+        reads = [("GET", f"/api/v1/users/{u}", None) for u in user_ids]
+        decides = [("POST", "/api/v1/launch-decisions", a) for a in asks]
         results = [
-            drive("GET /healthz (baseline)", base, lambda c, i: c.build_request("GET", "/healthz"), total=n),
-            drive(
-                "GET /users/{id} (single-row read)",
-                base,
-                lambda c, i: c.build_request(
-                    "GET", f"/api/v1/users/{user_ids[i % len(user_ids)]}", headers=read_h
-                ),
-                total=n,
-            ),
-            drive(
-                "POST /launch-decisions",
-                base,
-                lambda c, i: c.build_request(
-                    "POST", "/api/v1/launch-decisions", json=asks[i % len(asks)], headers=hub_h
-                ),
-                total=n,
-            ),
+            measure("GET /healthz (baseline)", base, [("GET", "/healthz", None)], {}, n),
+            measure("GET /users/{id} (single-row read)", base, reads, read_h, n),
+            measure("POST /launch-decisions", base, decides, hub_h, n),
+        ]
+        single = [
+            measure("GET /users/{id} (single-row read)", base, reads, read_h, n, connections=1),
+            measure("POST /launch-decisions", base, decides, hub_h, n, connections=1),
         ]
         with psycopg.connect(url) as conn:
             allowed = conn.execute(
@@ -91,11 +84,14 @@ def main() -> None:
             audited = conn.execute(
                 "select count(*) from audit_events where action = 'launch.decide'"
             ).fetchone()
-    print(f"\n50 concurrent clients, {args.workers} server workers, {n} requests each (after a warm-up)\n")
+    print(f"\n50 concurrent connections, {args.workers} server workers, auditing on\n")
     print(HEADER)
-    print(results[0].row(results[0]))
-    print(results[1].row(results[0]))
-    print(results[2].row(results[0]))
+    for r in results:
+        print(r.row(results[0]))
+    print("\none connection (service time without queueing)\n")
+    print(HEADER)
+    for r in single:
+        print(r.row(single[0]))
     print(f"\ndecisions/s as a share of the single-row read: {results[2].rps / results[1].rps:.0%}")
     print(
         f"decisions stored: {allowed[1] if allowed else 0} ({allowed[0] if allowed else 0} allowed); "

@@ -64,7 +64,8 @@ def test_round_trip(store: EncryptedStore, size: int) -> None:
     assert stored.kek_version == "v1"
     assert read(store, stored) == data
     assert store.verify("file-a", stored.wrapped_key, "v1") == (size, stored.sha256)
-    assert data == b"" or data not in store.path_for("file-a").read_bytes()
+    if size >= 16:  # a few random bytes may occur in any ciphertext by chance; a 16-byte run will not
+        assert data not in store.path_for("file-a").read_bytes()
 
 
 def test_ciphertext_reveals_nothing_obvious(store: EncryptedStore) -> None:
