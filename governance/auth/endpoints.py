@@ -14,7 +14,6 @@ from governance.auth.schemas import DevLogin, MeOut, TokenCreate, TokenCreated, 
 from governance.auth.scopes import SCOPES
 from governance.auth.tokens import issue_token, revoke_token
 from governance.config import get_settings
-from governance.core.db import commit
 from governance.core.errors import Forbidden, NotFound
 from governance.core.responses import COMMON, READ, WRITE
 from governance.models.identity import ApiToken, User
@@ -85,7 +84,6 @@ def create_token(
         project_id=principal.project_id,
         max_lifetime=timedelta(hours=get_settings().api_token_max_hours),
     )
-    commit(session)
     return TokenCreated.model_validate(
         {**TokenOut.model_validate(issued.record).model_dump(), "token": issued.token}
     )
@@ -99,7 +97,6 @@ def delete_token(
 ) -> TokenOut:
     owner = None if principal.has("manage:tokens") else principal.user_id
     row = revoke_token(session, token_id, owner_id=owner, actor=principal)
-    commit(session)
     return TokenOut.model_validate(row)
 
 
@@ -124,7 +121,6 @@ def dev_login(body: DevLogin, session: DbSession) -> TokenCreated:
     issued = issue_token(
         session, user, name="dev-login", scopes=None, lifetime=timedelta(hours=8), actor=None
     )
-    commit(session)
     return TokenCreated.model_validate(
         {**TokenOut.model_validate(issued.record).model_dump(), "token": issued.token}
     )

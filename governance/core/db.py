@@ -76,20 +76,22 @@ def transaction() -> Iterator[Session]:
 
 
 def request_session() -> Iterator[Session]:
-    """FastAPI dependency. Endpoints that change state call commit() themselves before returning."""
+    """FastAPI dependency: the request's one transaction.
+
+    Declared with ``scope="function"`` (see auth/dependencies.py) so that this runs after the endpoint
+    returns and before the response is sent: success commits (then queued jobs are sent), any error
+    rolls back, and a failed commit becomes an error response rather than a lost change. Endpoints
+    never commit by hand.
+    """
     session = new_session()
     try:
         yield session
+        session.commit()
     except BaseException:
         session.rollback()
         raise
     finally:
         session.close()
-
-
-def commit(session: Session) -> None:
-    """The edge of a request: the one commit, after which queued jobs are sent."""
-    session.commit()
 
 
 def dispose_engines() -> None:

@@ -37,6 +37,24 @@ def enqueue(session: Session, task: str, *args: Any) -> None:
     session.info.setdefault("pending_jobs", []).append((task, args))
 
 
+def after_commit(session: Session, action: Callable[[], object]) -> None:
+    """Run ``action`` once this transaction has committed (e.g. delete a blob the change orphaned)."""
+    session.info.setdefault("after_commit", []).append(action)
+
+
+def on_rollback(session: Session, action: Callable[[], object]) -> None:
+    """Run ``action`` if this transaction rolls back (e.g. delete a blob stored for a row never written)."""
+    session.info.setdefault("on_rollback", []).append(action)
+
+
+def _run_hooks(actions: list[Callable[[], object]]) -> None:
+    for action in actions:
+        try:
+            action()
+        except Exception:  # the transaction's outcome stands; a failed clean-up is logged
+            log.exception("a commit/rollback hook failed")
+
+
 def _dispatch(task: str, args: tuple[Any, ...]) -> None:
     if _registry.dispatcher is not None:
         _registry.dispatcher(task, args)
@@ -53,6 +71,8 @@ def _dispatch(task: str, args: tuple[Any, ...]) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
+    session.info.pop("on_rollback", None)
+    _run_hooks(session.info.pop("after_commit", []))
     jobs = session.info.pop("pending_jobs", [])
     for task, args in jobs:
         _dispatch(task, args)
@@ -61,3 +81,5 @@ def _after_commit(session: Session) -> None:
 @event.listens_for(Session, "after_soft_rollback")
 def _after_rollback(session: Session, _previous: Any) -> None:
     session.info.pop("pending_jobs", None)
+    session.info.pop("after_commit", None)
+    _run_hooks(session.info.pop("on_rollback", []))

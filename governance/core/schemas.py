@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -38,3 +38,21 @@ class TransitionBody(RequestBody):
 
 
 LIST_LIMIT = Annotated[int, Field(ge=1, le=200)]
+
+
+class UnavailableAction(BaseModel):
+    action: str
+    reason: str
+
+
+class WithActions(BaseModel):
+    """What this caller may do with the resource now, and why not the rest (the pages' buttons)."""
+
+    allowed_actions: list[str] = []
+    unavailable_actions: list[UnavailableAction] = []
+
+    def set_actions(self, actions: Any) -> None:
+        self.allowed_actions = list(actions.allowed)
+        self.unavailable_actions = [
+            UnavailableAction(action=u.action, reason=u.reason) for u in actions.unavailable
+        ]

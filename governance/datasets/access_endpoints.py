@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from governance.auth.dependencies import DbSession, require
 from governance.auth.principal import Principal
-from governance.core.db import commit
 from governance.core.pagination import Page
 from governance.core.responses import COMMON, READ, WRITE
 from governance.core.schemas import LIST_LIMIT, Ref
@@ -99,7 +98,6 @@ def create_access_request(
     principal: Principal = Depends(require("create:access-requests")),
 ) -> AccessRequestOut:
     row = access_requests.create_request(session, principal, body)
-    commit(session)
     return _request_out(session, row)
 
 
@@ -126,7 +124,6 @@ def approve_access_request(
 ) -> AccessRequestOut:
     row = repository.get_visible_access_request(session, principal, request_id, for_update=True)
     access_requests.approve(session, principal, row, body or AccessApprove())
-    commit(session)
     return _request_out(session, row)
 
 
@@ -144,7 +141,6 @@ def reject_access_request(
 ) -> AccessRequestOut:
     row = repository.get_visible_access_request(session, principal, request_id, for_update=True)
     access_requests.reject(session, principal, row, body.note)
-    commit(session)
     return _request_out(session, row)
 
 
@@ -192,5 +188,4 @@ def revoke_grant(
 ) -> GrantOut:
     row = repository.get_visible_grant(session, principal, grant_id, for_update=True)
     grants.revoke(session, principal, row, body.reason)
-    commit(session)
     return _grant_out(row)

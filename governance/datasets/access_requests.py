@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from governance.audit.record import record
+from governance.auth.duties import involved
 from governance.auth.principal import Principal
 from governance.core.clock import as_utc, utcnow
 from governance.core.errors import Conflict, DuplicateError, Forbidden, InvalidInput, SeparationOfDuties
@@ -20,7 +21,7 @@ from governance.datasets.repository import active_grant, find_dataset
 from governance.datasets.schemas import AccessApprove, AccessRequestCreate
 from governance.models.datasets import AccessRequest, Dataset, Grant
 from governance.models.projects import Project
-from governance.projects.repository import is_member, membership_of, ref_clause, visible_projects
+from governance.projects.repository import membership_of, ref_clause, visible_projects
 
 CLOSED_PROJECT_STATES = {"closed", "rejected"}
 REQUESTING_ROLES = {"lead", "researcher"}
@@ -109,7 +110,7 @@ def _require_independent_decider(
         raise Forbidden("only the dataset's custodian or a data steward may decide access requests")
     if principal.user_id == row.requested_by_id:
         raise SeparationOfDuties("you asked for this access, so someone else must decide it")
-    if is_member(session, project, principal.user_id):
+    if involved(session, project, principal.user_id):
         raise SeparationOfDuties(
             f"you are involved in project {project.slug!r}, so you cannot decide its access"
         )

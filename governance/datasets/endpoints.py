@@ -6,7 +6,6 @@ from fastapi import APIRouter, Depends, Query, status
 
 from governance.auth.dependencies import DbSession, require
 from governance.auth.principal import Principal
-from governance.core.db import commit
 from governance.core.pagination import Page
 from governance.core.responses import COMMON, READ, WRITE
 from governance.core.schemas import LIST_LIMIT
@@ -53,7 +52,6 @@ def create_dataset(
     body: DatasetCreate, session: DbSession, principal: Principal = Depends(require("write:datasets"))
 ) -> DatasetOut:
     dataset = service.create_dataset(session, principal, body)
-    commit(session)
     return _out(dataset, principal)
 
 
@@ -80,5 +78,4 @@ def update_dataset(
 ) -> DatasetOut:
     dataset = repository.get_dataset(session, dataset_ref, for_update=True)
     service.update_dataset(session, principal, dataset, body)
-    commit(session)
     return _out(dataset, principal)

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Query
 
 from governance.auth.dependencies import DbSession, require
 from governance.auth.principal import Principal
-from governance.core.db import commit
 from governance.core.errors import NotFound
 from governance.core.metrics import DECISION_SAFE_DENIALS, DECISIONS
 from governance.core.pagination import Page, keyset_page
@@ -56,7 +55,6 @@ def decide(
     body: DecisionRequest, session: DbSession, principal: Principal = Depends(require("decide:launches"))
 ) -> DecisionOut:
     decision = service.decide(session, principal, body)
-    commit(session)
     DECISIONS.labels("allowed" if decision.allowed else "denied").inc()
     for safe in SAFES:
         if not decision.verdict.safes[safe].allowed:

@@ -9,7 +9,6 @@ from sqlalchemy.orm import Session
 
 from governance.auth.dependencies import DbSession, require
 from governance.auth.principal import Principal
-from governance.core.db import commit
 from governance.core.pagination import Page
 from governance.core.responses import COMMON, READ, WRITE
 from governance.core.schemas import LIST_LIMIT
@@ -56,7 +55,6 @@ def create_profile(
     body: ProfileCreate, session: DbSession, principal: Principal = Depends(require("write:profiles"))
 ) -> ProfileOut:
     profile = service.create_profile(session, principal, body)
-    commit(session)
     return _outs(session, principal, [profile])[0]
 
 
@@ -86,5 +84,4 @@ def update_profile(
 ) -> ProfileOut:
     profile = repository.get_profile(session, profile_ref, for_update=True)
     service.update_profile(session, principal, profile, body)
-    commit(session)
     return _outs(session, principal, [profile])[0]

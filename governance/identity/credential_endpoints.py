@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, Query, status
 
 from governance.auth.dependencies import DbSession, require, require_any
 from governance.auth.principal import Principal
-from governance.core.db import commit
 from governance.core.pagination import Page
 from governance.core.responses import READ, WRITE
 from governance.core.schemas import LIST_LIMIT
@@ -73,7 +72,6 @@ def create_accreditation(
 ) -> AccreditationOut:
     user = repository.get_credentials_owner(session, principal, user_ref)
     row = credentials.record_accreditation(session, principal, user, body)
-    commit(session)
     return _accreditation_out(row)
 
 
@@ -92,7 +90,6 @@ def verify_accreditation(
     user = repository.get_credentials_owner(session, principal, user_ref)
     row = repository.get_accreditation(session, user, accreditation_id)
     credentials.verify_accreditation(session, principal, row)
-    commit(session)
     return _accreditation_out(row)
 
 
@@ -112,7 +109,6 @@ def revoke_accreditation(
     user = repository.get_credentials_owner(session, principal, user_ref)
     row = repository.get_accreditation(session, user, accreditation_id)
     credentials.revoke_accreditation(session, principal, row, body.reason)
-    commit(session)
     return _accreditation_out(row)
 
 
@@ -149,7 +145,6 @@ def sign_agreement(
 ) -> AgreementOut:
     user = repository.get_credentials_owner(session, principal, user_ref)
     row = credentials.sign_agreement(session, principal, user, body)
-    commit(session)
     return _agreement_out(row)
 
 
@@ -169,5 +164,4 @@ def revoke_agreement(
     user = repository.get_credentials_owner(session, principal, user_ref)
     row = repository.get_agreement(session, user, agreement_id)
     credentials.revoke_agreement(session, principal, row, body.reason)
-    commit(session)
     return _agreement_out(row)

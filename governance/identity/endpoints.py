@@ -6,7 +6,6 @@ from fastapi import APIRouter, Depends, Query, status
 
 from governance.auth.dependencies import DbSession, require, require_any
 from governance.auth.principal import Principal
-from governance.core.db import commit
 from governance.core.pagination import Page
 from governance.core.responses import COMMON, READ, WRITE
 from governance.core.schemas import LIST_LIMIT
@@ -52,7 +51,6 @@ def create_organisation(
     principal: Principal = Depends(require("write:organisations")),
 ) -> OrganisationOut:
     org = organisations.create_organisation(session, principal, body)
-    commit(session)
     return OrganisationOut.model_validate(org)
 
 
@@ -76,7 +74,6 @@ def update_organisation(
 ) -> OrganisationOut:
     org = repository.get_organisation(session, org_ref)
     organisations.update_organisation(session, principal, org, body)
-    commit(session)
     return OrganisationOut.model_validate(org)
 
 
@@ -111,7 +108,6 @@ def create_user(
     body: UserCreate, session: DbSession, principal: Principal = Depends(require("write:users"))
 ) -> UserOut:
     user = users_service.create_user(session, principal, body)
-    commit(session)
     return UserOut.model_validate(user)
 
 
@@ -138,5 +134,4 @@ def update_user(
 ) -> UserOut:
     user = repository.get_visible_user(session, principal, user_ref, for_update=True)
     users_service.update_user(session, principal, user, body)
-    commit(session)
     return UserOut.model_validate(user)

@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from governance.auth.dependencies import DbSession, require
 from governance.auth.principal import Principal
-from governance.core.db import commit
 from governance.core.pagination import Page
 from governance.core.responses import COMMON, READ, WRITE
 from governance.core.schemas import LIST_LIMIT, Username
@@ -97,7 +96,6 @@ def create_group(
     body: GroupCreate, session: DbSession, principal: Principal = Depends(require("write:groups"))
 ) -> GroupOut:
     group = groups.create_group(session, principal, body)
-    commit(session)
     return GroupOut.model_validate(group)
 
 
@@ -121,7 +119,6 @@ def update_group(
 ) -> GroupOut:
     group = repository.get_group(session, group_ref)
     groups.update_group(session, principal, group, body)
-    commit(session)
     return GroupOut.model_validate(group)
 
 
@@ -159,7 +156,6 @@ def add_group_member(
 ) -> GroupMemberOut:
     group = repository.get_group(session, group_ref)
     row, _user = groups.add_member(session, principal, group, body.username)
-    commit(session)
     return _member_out(session, row)
 
 
@@ -178,7 +174,6 @@ def remove_group_member(
     group = repository.get_group(session, group_ref)
     row = groups.remove_member(session, principal, group, user_id)
     out = _member_out(session, row)
-    commit(session)
     return out
 
 
@@ -214,7 +209,6 @@ def create_role_binding(
     principal: Principal = Depends(require("write:role-bindings")),
 ) -> RoleBindingOut:
     row = role_bindings.create_role_binding(session, principal, body)
-    commit(session)
     return _binding_out(session, row)
 
 
@@ -239,5 +233,4 @@ def delete_role_binding(
     row = repository.get_role_binding(session, binding_id)
     out = _binding_out(session, row)
     role_bindings.delete_role_binding(session, principal, row)
-    commit(session)
     return out

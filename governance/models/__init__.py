@@ -22,7 +22,7 @@ from governance.models.outputs import (
     OutputRequest,
     OutputReview,
 )
-from governance.models.projects import Membership, Project, ProjectApproval
+from governance.models.projects import Membership, Project, ProjectApproval, ProjectEditor
 from governance.models.saml import SamlRequest
 from governance.models.sessions import WebSession
 
@@ -51,6 +51,7 @@ __all__ = [
     "ProfileProject",
     "Project",
     "ProjectApproval",
+    "ProjectEditor",
     "RoleBinding",
     "SamlRequest",
     "User",

@@ -9,18 +9,14 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column
 
 from governance.models.base import Base, CreatedMixin, IdMixin, TimestampsMixin
+from governance.projects.states import MembershipStatus, ProjectStatus
 
-PROJECT_STATES = (
-    "draft",
-    "submitted",
-    "in_review",
-    "approved",
-    "returned",
-    "rejected",
-    "active",
-    "suspended",
-    "closed",
-)
+PROJECT_STATES = tuple(s.value for s in ProjectStatus)
+MEMBERSHIP_STATES = tuple(s.value for s in MembershipStatus if s != MembershipStatus.removed)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} in ({', '.join(repr(v) for v in values)})"
 
 
 class Project(IdMixin, TimestampsMixin, Base):
@@ -39,8 +35,11 @@ class Project(IdMixin, TimestampsMixin, Base):
     ends_on: Mapped[date | None]
     status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
     review_round: Mapped[int] = mapped_column(default=0)
+    # Fixed by the tier when the application is submitted; a later tier change cannot lower it.
+    approvals_required: Mapped[int] = mapped_column(default=0)
     __table_args__ = (
         CheckConstraint("tier between 0 and 4", name="tier"),
+        CheckConstraint(_in("status", PROJECT_STATES), name="status"),
         Index("ix_projects_created_at_id", "created_at", "id"),
     )
 
@@ -68,6 +67,16 @@ class Membership(IdMixin, TimestampsMixin, Base):
     __table_args__ = (
         UniqueConstraint("project_id", "user_id"),
         CheckConstraint("role in ('lead','researcher','viewer')", name="role"),
-        CheckConstraint("status in ('requested','approved','rejected')", name="status"),
+        CheckConstraint(_in("status", MEMBERSHIP_STATES), name="status"),
         Index("ix_memberships_project_id_created_at_id", "project_id", "created_at", "id"),
     )
+
+
+class ProjectEditor(CreatedMixin, Base):
+    """Someone other than the applicants who changed the application: involved, so never its approver."""
+
+    __tablename__ = "project_editors"
+    project_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)

@@ -7,12 +7,12 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from governance.auth.duties import involved
 from governance.auth.principal import Principal
 from governance.core.clock import as_utc, utcnow
 from governance.core.errors import Conflict, Forbidden, NotFound, SeparationOfDuties
 from governance.models.outputs import OutputRequest
 from governance.models.projects import Membership, Project
-from governance.projects.repository import is_member
 
 AUTHOR_ROLES = ("lead", "researcher")
 CHECKER_SCOPES = ("review:outputs", "release:outputs")
@@ -62,7 +62,7 @@ def independence_problem(
         return "a workspace token cannot be used to check outputs"
     if principal.user_id == request.requester_id:
         return "you asked for this release, so you cannot check it"
-    if is_member(session, project, principal.user_id):
+    if involved(session, project, principal.user_id):
         return f"you are a member of project {project.slug!r}, so you cannot check its outputs"
     return None
 

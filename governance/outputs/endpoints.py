@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, status
 
 from governance.auth.dependencies import DbSession, require, require_any
 from governance.auth.principal import Principal
-from governance.core.db import commit
+from governance.core import jobs
 from governance.core.errors import NotFound
 from governance.core.pagination import Page
 from governance.core.responses import COMMON, READ, WRITE
@@ -92,7 +92,6 @@ def create_output_request(
     body: OutputRequestCreate, session: DbSession, principal: Principal = Depends(require("create:outputs"))
 ) -> OutputRequestOut:
     row = service.create_request(session, principal, body)
-    commit(session)
     return _view(session, principal, row.id)
 
 
@@ -119,7 +118,6 @@ def submit_output_request(
 ) -> OutputRequestOut:
     request = repository.get_visible(session, principal, str(output_id), for_update=True)
     service.submit(session, principal, request)
-    commit(session)
     return _view(session, principal, output_id)
 
 
@@ -137,7 +135,6 @@ def withdraw_output_request(
 ) -> OutputRequestOut:
     request = repository.get_visible(session, principal, str(output_id), for_update=True)
     service.withdraw(session, principal, request, body.note if body else "")
-    commit(session)
     return _view(session, principal, output_id)
 
 
@@ -157,7 +154,6 @@ def update_output_file(
     request = repository.get_visible(session, principal, str(output_id), for_update=True)
     file = repository.get_file(session, request, str(file_id))
     service.update_file(session, principal, request, file, body)
-    commit(session)
     return _file_view(session, principal, output_id, file_id)
 
 
@@ -178,8 +174,7 @@ def remove_output_file(
     request = repository.get_visible(session, principal, str(output_id), for_update=True)
     file = repository.get_file(session, request, str(file_id))
     service.remove_file(session, principal, request, file)
-    commit(session)
-    output_store().delete(file.storage_id)
+    jobs.after_commit(session, lambda: output_store().delete(file.storage_id))
 
 
 @router.post(
@@ -199,7 +194,6 @@ def review_output_file(
     request = repository.get_visible(session, principal, str(output_id), for_update=True)
     file = repository.get_file(session, request, str(file_id))
     vote = reviews.cast_vote(session, principal, request, file, body)
-    commit(session)
     return views.review_out(vote, principal.username)
 
 

@@ -15,8 +15,9 @@ from starlette.concurrency import run_in_threadpool
 
 from governance.auth.dependencies import DbSession, require, require_any
 from governance.auth.principal import Principal
-from governance.core.db import commit
+from governance.core import jobs
 from governance.core.errors import InvalidInput
+from governance.core.problems import problem_response
 from governance.core.responses import READ, WRITE, _problem
 from governance.outputs import acro_upload, multipart, releases, repository, uploads, views
 from governance.outputs.endpoints import READERS, _file_view, _view, router
@@ -101,16 +102,17 @@ def _refuse_long_body(request: Request, limit: int, plan: uploads.UploadPlan) ->
         raise plan.too_large()
 
 
-def _record_and_commit(
+def _record(
     session: DbSession,
     principal: Principal,
     plan: uploads.UploadPlan,
     file_id: uuid.UUID,
     upload: multipart.Upload[uploads.LimitedWriter],
     stored: Any,
-) -> None:
+) -> OutputFileOut:
     uploads.record_file(session, principal, plan, file_id, upload.filename, stored, upload.fields)
-    commit(session)
+    session.flush()
+    return _file_view(session, principal, plan.request_id, file_id)
 
 
 @router.post(
@@ -140,15 +142,12 @@ async def upload_output_file(
     except BaseException:
         await run_in_threadpool(upload.sink.abort)
         raise
-    try:
-        await run_in_threadpool(_record_and_commit, session, principal, plan, file_id, upload, stored)
-    except BaseException:
-        await run_in_threadpool(output_store().delete, stored.file_id)
-        raise
-    return await run_in_threadpool(_file_view, session, principal, output_id, file_id)
+    # Stored before its row exists: if the request's transaction does not commit, the blob goes too.
+    jobs.on_rollback(session, lambda: output_store().delete(stored.file_id))
+    return await run_in_threadpool(_record, session, principal, plan, file_id, upload, stored)
 
 
-def _ingest_and_commit(
+def _ingest(
     session: DbSession,
     principal: Principal,
     plan: uploads.UploadPlan,
@@ -157,7 +156,7 @@ def _ingest_and_commit(
     stored_ids: list[str],
 ) -> AcroSessionOut:
     acro, rows, skipped = acro_upload.ingest(session, principal, plan, zip_path, fields, stored_ids)
-    commit(session)
+    session.flush()
     request = repository.get_visible(session, principal, str(plan.request_id))
     project = repository.project_of(session, request)
     return AcroSessionOut(
@@ -197,15 +196,11 @@ async def upload_acro_session(
         upload.sink.close()
         if upload.size == 0:
             raise InvalidInput("the uploaded ZIP is empty")
-        stored_ids: list[str] = []
-        try:
-            return await run_in_threadpool(
-                _ingest_and_commit, session, principal, plan, zip_path, upload.fields, stored_ids
-            )
-        except BaseException:
-            for stored_id in stored_ids:
-                await run_in_threadpool(output_store().delete, stored_id)
-            raise
+        stored_ids: list[str] = []  # filled as blobs are stored; removed if the transaction rolls back
+        jobs.on_rollback(session, lambda: [output_store().delete(i) for i in stored_ids])
+        return await run_in_threadpool(
+            _ingest, session, principal, plan, zip_path, upload.fields, stored_ids
+        )
     finally:
         await run_in_threadpool(shutil.rmtree, spool, True)
 
@@ -225,7 +220,6 @@ def download_output_file(
     request = repository.get_visible(session, principal, str(output_id))
     file = repository.get_file(session, request, str(file_id))
     chunks = releases.open_download(session, principal, request, file)
-    commit(session)
     return StreamingResponse(
         chunks,
         media_type="application/octet-stream",
@@ -245,17 +239,21 @@ def download_output_file(
     responses=WRITE,
 )
 def release_output_request(
-    output_id: uuid.UUID, session: DbSession, principal: Principal = Depends(require("release:outputs"))
-) -> OutputRequestOut:
+    output_id: uuid.UUID,
+    http_request: Request,
+    session: DbSession,
+    principal: Principal = Depends(require("release:outputs")),
+) -> OutputRequestOut | Response:
     request = repository.get_visible(session, principal, str(output_id), for_update=True)
     outcome = releases.release(session, principal, request)
-    commit(session)
     if isinstance(outcome, list):
-        raise releases.IntegrityFailure(
+        # The block must be committed with its audit event, so the refusal is a response, not a raise.
+        failure = releases.IntegrityFailure(
             "files no longer match the hashes taken at upload, so nothing was released and the request is "
             "now blocked: " + "; ".join(outcome[:5]),
             files=outcome,
         )
+        return problem_response(http_request, failure)
     return _view(session, principal, output_id)
 
 
@@ -273,7 +271,6 @@ def recall_output_request(
 ) -> OutputRequestOut:
     request = repository.get_visible(session, principal, str(output_id), for_update=True)
     releases.recall(session, principal, request, body.reason)
-    commit(session)
     return _view(session, principal, output_id)
 
 

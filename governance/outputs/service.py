@@ -7,6 +7,7 @@ import uuid
 from sqlalchemy.orm import Session
 
 from governance.audit.record import record
+from governance.auth.duties import involved
 from governance.auth.principal import Principal
 from governance.core import jobs
 from governance.core.clock import utcnow
@@ -19,7 +20,6 @@ from governance.outputs.lifecycle import EDITABLE_STATES
 from governance.outputs.runtime import profile_for, risk_profiles
 from governance.outputs.schemas import FileUpdate, OutputRequestCreate
 from governance.outputs.transitions import move, target_state
-from governance.projects.repository import is_member
 
 RUN_CHECKS_TASK = "outputs.run_checks"
 RETRY_TASK = "outputs.retry_held"
@@ -27,7 +27,7 @@ RETRY_TASK = "outputs.retry_held"
 
 def create_request(session: Session, principal: Principal, body: OutputRequestCreate) -> OutputRequest:
     project = repository.project_by_ref(session, body.project)
-    if project is None or not (principal.sees_all or is_member(session, project, principal.user_id)):
+    if project is None or not (principal.sees_all or involved(session, project, principal.user_id)):
         raise NotFound(f"no project {body.project!r} that you can see")
     require_author(session, principal, project, "create")
     profile = profile_for(project.tier)

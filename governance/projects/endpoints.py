@@ -4,21 +4,30 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Literal
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from governance.auth.dependencies import DbSession, require, require_any
+from governance.auth.dependencies import DbSession
 from governance.auth.principal import Principal
-from governance.core.db import commit
 from governance.core.pagination import Page
 from governance.core.responses import COMMON, READ, WRITE
-from governance.core.schemas import LIST_LIMIT, TransitionBody
+from governance.core.schemas import LIST_LIMIT
+from governance.core.transition_routes import add_transition_routes
+from governance.core.transitions import actions_for
 from governance.models.identity import User
 from governance.models.projects import Membership, Project
 from governance.projects import memberships, repository, service
-from governance.projects.lifecycle import PROJECT_LIFECYCLE
+from governance.projects.auth import (
+    MembershipsApprove,
+    MembershipsRemove,
+    MembershipsWrite,
+    ProjectsCreate,
+    ProjectsEdit,
+    ProjectsRead,
+)
+from governance.projects.lifecycle import MEMBERSHIP_LIFECYCLE, PROJECT_LIFECYCLE
 from governance.projects.schemas import (
     MemberCreate,
     MemberOut,
@@ -27,23 +36,21 @@ from governance.projects.schemas import (
     ProjectOut,
     ProjectUpdate,
 )
+from governance.projects.states import MembershipStatus, ProjectStatus
 
 router = APIRouter(prefix="/api/v1/projects", tags=["projects"])
-ProjectStatus = Literal[
-    "draft", "submitted", "in_review", "approved", "returned", "rejected", "active", "suspended", "closed"
-]
 
 
-def _out(project: Project) -> ProjectOut:
+def _out(session: Session, principal: Principal, project: Project) -> ProjectOut:
     out = ProjectOut.model_validate(project)
-    out.allowed_actions = [a for a in PROJECT_LIFECYCLE.allowed_actions(project.status) if a != "complete"]
+    out.set_actions(actions_for(session, principal, PROJECT_LIFECYCLE, project))
     return out
 
 
 @router.get("", summary="List projects you can see", response_model=Page[ProjectOut], responses=COMMON)
 def list_projects(
     session: DbSession,
-    principal: Principal = Depends(require("read:projects")),
+    principal: ProjectsRead,
     status_: ProjectStatus | None = Query(None, alias="status"),
     tier: int | None = Query(None, ge=0, le=4),
     q: str | None = Query(None, max_length=100, description="Text in the slug or title"),
@@ -53,7 +60,7 @@ def list_projects(
     rows, next_cursor = repository.list_projects(
         session, principal, status=status_, tier=tier, q=q, limit=limit, cursor=cursor
     )
-    return Page(items=[_out(p) for p in rows], next_cursor=next_cursor)
+    return Page(items=[_out(session, principal, p) for p in rows], next_cursor=next_cursor)
 
 
 @router.post(
@@ -63,21 +70,16 @@ def list_projects(
     response_model=ProjectOut,
     responses=WRITE,
 )
-def create_project(
-    body: ProjectCreate, session: DbSession, principal: Principal = Depends(require("create:projects"))
-) -> ProjectOut:
+def create_project(body: ProjectCreate, session: DbSession, principal: ProjectsCreate) -> ProjectOut:
     project = service.create_project(session, principal, body)
-    commit(session)
-    return _out(project)
+    return _out(session, principal, project)
 
 
 @router.get(
     "/{project_ref}", summary="Read a project by id or slug", response_model=ProjectOut, responses=READ
 )
-def get_project(
-    project_ref: str, session: DbSession, principal: Principal = Depends(require("read:projects"))
-) -> ProjectOut:
-    return _out(repository.get_visible(session, principal, project_ref))
+def get_project(project_ref: str, session: DbSession, principal: ProjectsRead) -> ProjectOut:
+    return _out(session, principal, repository.get_visible(session, principal, project_ref))
 
 
 @router.patch(
@@ -87,53 +89,41 @@ def update_project(
     project_ref: str,
     body: ProjectUpdate,
     session: DbSession,
-    principal: Principal = Depends(require_any("create:projects", "manage:projects")),
+    principal: ProjectsEdit,
 ) -> ProjectOut:
     project = repository.get_visible(session, principal, project_ref, for_update=True)
     service.update_project(session, principal, project, body)
-    commit(session)
-    return _out(project)
+    return _out(session, principal, project)
 
 
-def _transition_route(action: str, summary: str, scope: str) -> None:
-    def handler(
-        project_ref: str,
-        session: DbSession,
-        body: TransitionBody | None = None,
-        principal: Principal = Depends(require(scope)),
-    ) -> ProjectOut:
-        project = repository.get_visible(session, principal, project_ref, for_update=True)
-        service.transition(session, principal, project, action, body.note if body else "")
-        commit(session)
-        return _out(project)
-
-    handler.__name__ = f"{action}_project"
-    router.add_api_route(
-        f"/{{project_ref}}/{action}",
-        handler,
-        methods=["POST"],
-        summary=summary,
-        response_model=ProjectOut,
-        responses=WRITE,
-    )
+def _load_project(session: Session, principal: Principal, project_ref: str) -> Project:
+    return repository.get_visible(session, principal, project_ref, for_update=True)
 
 
-_transition_route("submit", "Submit the application for review (the lead)", "create:projects")
-_transition_route("approve", "Approve an application (an independent data steward)", "approve:projects")
-_transition_route("return", "Return an application for changes, with a note", "approve:projects")
-_transition_route("reject", "Reject an application, with a note", "approve:projects")
-_transition_route("activate", "Activate an approved or suspended project", "manage:projects")
-_transition_route("suspend", "Suspend an active project (running servers are stopped)", "manage:projects")
-_transition_route("close", "Close a project for good (running servers are stopped)", "manage:projects")
+add_transition_routes(
+    router,
+    PROJECT_LIFECYCLE,
+    path="/{project_ref}",
+    params=[("project_ref", str)],
+    load=_load_project,
+    render=_out,
+    response_model=ProjectOut,
+    operation_prefix="project",
+)
 
 
 def _member_out(
-    session: DbSession, row: Membership, usernames: dict[uuid.UUID, str] | None = None
+    session: Session,
+    principal: Principal,
+    row: Membership,
+    usernames: dict[uuid.UUID, str] | None = None,
 ) -> MemberOut:
     out = MemberOut.model_validate(row)
+    out.status = MEMBERSHIP_LIFECYCLE.state_of(row)
     if usernames is None:
         usernames = _usernames(session, [row])
     out.username = usernames.get(row.user_id, "")
+    out.set_actions(actions_for(session, principal, MEMBERSHIP_LIFECYCLE, row))
     return out
 
 
@@ -154,15 +144,15 @@ def _usernames(session: DbSession, rows: Sequence[Membership]) -> dict[uuid.UUID
 def list_members(
     project_ref: str,
     session: DbSession,
-    principal: Principal = Depends(require("read:projects")),
-    status_: Literal["requested", "approved", "rejected"] | None = Query(None, alias="status"),
+    principal: ProjectsRead,
+    status_: MembershipStatus | None = Query(None, alias="status"),
     limit: LIST_LIMIT = 50,
     cursor: str | None = Query(None, max_length=200),
 ) -> Page[MemberOut]:
     project = repository.get_visible(session, principal, project_ref)
     rows, next_cursor = memberships.list_members(session, project, status=status_, limit=limit, cursor=cursor)
     usernames = _usernames(session, rows)
-    return Page(items=[_member_out(session, r, usernames) for r in rows], next_cursor=next_cursor)
+    return Page(items=[_member_out(session, principal, r, usernames) for r in rows], next_cursor=next_cursor)
 
 
 @router.post(
@@ -176,12 +166,11 @@ def add_member(
     project_ref: str,
     body: MemberCreate,
     session: DbSession,
-    principal: Principal = Depends(require("write:memberships")),
+    principal: MembershipsWrite,
 ) -> MemberOut:
     project = repository.get_visible(session, principal, project_ref)
     row = memberships.request_membership(session, principal, project, body)
-    commit(session)
-    return _member_out(session, row)
+    return _member_out(session, principal, row)
 
 
 @router.patch(
@@ -195,13 +184,12 @@ def update_member(
     member_id: uuid.UUID,
     body: MemberUpdate,
     session: DbSession,
-    principal: Principal = Depends(require("approve:memberships")),
+    principal: MembershipsApprove,
 ) -> MemberOut:
     project = repository.get_visible(session, principal, project_ref)
     row = memberships.get_member(session, project, member_id)
     memberships.update_membership(session, principal, project, row, body)
-    commit(session)
-    return _member_out(session, row)
+    return _member_out(session, principal, row)
 
 
 @router.delete(
@@ -214,41 +202,28 @@ def remove_member(
     project_ref: str,
     member_id: uuid.UUID,
     session: DbSession,
-    principal: Principal = Depends(
-        require_any("write:memberships", "approve:memberships", "manage:projects")
-    ),
+    principal: MembershipsRemove,
 ) -> MemberOut:
     project = repository.get_visible(session, principal, project_ref)
     row = memberships.get_member(session, project, member_id)
     memberships.remove_membership(session, principal, project, row)
-    commit(session)
-    return _member_out(session, row)
+    return _member_out(session, principal, row)
 
 
-def _member_decision_route(action: str, summary: str) -> None:
-    def handler(
-        project_ref: str,
-        member_id: uuid.UUID,
-        session: DbSession,
-        body: TransitionBody | None = None,
-        principal: Principal = Depends(require("approve:memberships")),
-    ) -> MemberOut:
-        project = repository.get_visible(session, principal, project_ref)
-        row = memberships.get_member(session, project, member_id)
-        memberships.decide_membership(session, principal, project, row, action, body.note if body else "")
-        commit(session)
-        return _member_out(session, row)
-
-    handler.__name__ = f"{action}_member"
-    router.add_api_route(
-        f"/{{project_ref}}/members/{{member_id}}/{action}",
-        handler,
-        methods=["POST"],
-        summary=summary,
-        response_model=MemberOut,
-        responses=WRITE,
-    )
+def _load_member(
+    session: Session, principal: Principal, project_ref: str, member_id: uuid.UUID
+) -> Membership:
+    project = repository.get_visible(session, principal, project_ref)
+    return memberships.get_member(session, project, member_id)
 
 
-_member_decision_route("approve", "Approve a membership request (an independent data steward)")
-_member_decision_route("reject", "Reject a membership request")
+add_transition_routes(
+    router,
+    MEMBERSHIP_LIFECYCLE,
+    path="/{project_ref}/members/{member_id}",
+    params=[("project_ref", str), ("member_id", uuid.UUID)],
+    load=_load_member,
+    render=_member_out,
+    response_model=MemberOut,
+    operation_prefix="member",
+)

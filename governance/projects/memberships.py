@@ -9,25 +9,23 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from governance.audit.record import record
+from governance.auth.duties import forget_involvement, independence
 from governance.auth.principal import Principal
+from governance.auth.scopes import Scope
 from governance.core.clock import utcnow
-from governance.core.errors import (
-    Conflict,
-    DuplicateError,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    SeparationOfDuties,
-)
+from governance.core.errors import Conflict, DuplicateError, Forbidden, InvalidInput, NotFound
 from governance.core.pagination import keyset_page
+from governance.core.transitions import perform
 from governance.enforcement.triggers import access_changed
 from governance.models.identity import User
 from governance.models.projects import Membership, Project
 from governance.projects.lifecycle import MEMBERSHIP_LIFECYCLE
-from governance.projects.repository import is_member, membership_of
+from governance.projects.repository import membership_of
 from governance.projects.schemas import MemberCreate, MemberUpdate
+from governance.projects.states import ENDED, MembershipStatus
 
-OPEN_PROJECT_STATES = {"draft", "submitted", "in_review", "approved", "returned", "active", "suspended"}
+# A membership that ended without being in force can be asked for again.
+REOPENABLE = frozenset({MembershipStatus.rejected, MembershipStatus.declined})
 
 
 def list_members(
@@ -49,21 +47,25 @@ def get_member(session: Session, project: Project, member_id: uuid.UUID) -> Memb
 def request_membership(
     session: Session, principal: Principal, project: Project, body: MemberCreate
 ) -> Membership:
-    if project.status not in OPEN_PROJECT_STATES:
+    if project.status in ENDED:
         raise Conflict(f"members cannot be added to a {project.status} project")
     user = session.scalar(select(User).where(User.username == body.username))
     if user is None:
         raise InvalidInput(f"there is no user {body.username!r}")
     is_lead = principal.user_id == project.lead_id
-    if not is_lead and user.id != principal.user_id and not principal.has("approve:memberships"):
-        raise Forbidden("only the project lead may add other people; you may ask to join yourself")
+    own = user.id == principal.user_id
+    if not is_lead and not own and not principal.has(Scope.approve_memberships):
+        raise Forbidden("only the project lead may invite other people; you may ask to join yourself")
+    # Someone else's membership starts as an invitation the person must accept: independence (who is
+    # involved in a project) cannot be manufactured by adding a steward to it.
+    status = MembershipStatus.requested if own else MembershipStatus.invited
     if body.expires_at is not None and body.expires_at <= utcnow():
         raise InvalidInput("expires_at must be in the future")
     existing = membership_of(session, project.id, user.id)
-    if existing is not None and existing.removed_at is None and existing.status != "rejected":
+    if existing is not None and existing.removed_at is None and existing.status not in REOPENABLE:
         raise DuplicateError(f"{user.username} is already a member of this project ({existing.status})")
     if existing is not None:
-        existing.status, existing.role, existing.expires_at = "requested", body.role, body.expires_at
+        existing.status, existing.role, existing.expires_at = status, body.role, body.expires_at
         existing.removed_at, existing.decided_by_id, existing.decided_at = None, None, None
         existing.requested_by_id = principal.user_id
         row = existing
@@ -73,7 +75,7 @@ def request_membership(
             project_id=project.id,
             user_id=user.id,
             role=body.role,
-            status="requested",
+            status=status,
             expires_at=body.expires_at,
             requested_by_id=principal.user_id,
         )
@@ -82,39 +84,13 @@ def request_membership(
     record(
         session,
         principal,
-        "membership.request",
+        "membership.request" if own else "membership.invite",
         "membership",
         row.id,
         project_id=project.id,
-        summary={"user": user.username, "role": body.role, "expires_at": body.expires_at},
+        summary={"user": user.username, "role": body.role, "expires_at": body.expires_at, "status": status},
     )
-    return row
-
-
-def decide_membership(
-    session: Session, principal: Principal, project: Project, row: Membership, action: str, note: str
-) -> Membership:
-    new_state = MEMBERSHIP_LIFECYCLE.next_state(row.status, action)
-    if row.user_id == principal.user_id:
-        raise SeparationOfDuties("nobody may approve or reject their own membership")
-    if row.requested_by_id == principal.user_id:
-        raise SeparationOfDuties("the person who asked for this membership cannot also decide it")
-    if is_member(session, project, principal.user_id):
-        raise SeparationOfDuties(
-            f"you are involved in project {project.slug!r}, so you cannot decide its memberships"
-        )
-    row.status = new_state
-    row.decided_by_id, row.decided_at = principal.user_id, utcnow()
-    session.flush()
-    record(
-        session,
-        principal,
-        f"membership.{action}",
-        "membership",
-        row.id,
-        project_id=project.id,
-        summary={"user_id": row.user_id, "to": new_state, "note": note},
-    )
+    forget_involvement(session)
     return row
 
 
@@ -128,10 +104,9 @@ def update_membership(
         raise Conflict("the lead's role is changed by naming a new lead on the project")
     if row.removed_at is not None:
         raise Conflict("this membership was removed")
-    if is_member(session, project, principal.user_id):
-        raise SeparationOfDuties(
-            f"you are involved in project {project.slug!r}, so you cannot change its memberships"
-        )
+    refusal = independence(session, principal, doing="change its memberships", project=project)
+    if refusal is not None:
+        raise refusal.error()
     for key, value in changes.items():
         setattr(row, key, value)
     session.flush()
@@ -146,27 +121,4 @@ def update_membership(
 def remove_membership(
     session: Session, principal: Principal, project: Project, row: Membership
 ) -> Membership:
-    allowed = (
-        principal.user_id in (project.lead_id, row.user_id)
-        or principal.has("approve:memberships")
-        or principal.has("manage:projects")
-    )
-    if not allowed:
-        raise Forbidden("only the project lead, the member, or a data steward may remove a membership")
-    if row.role == "lead":
-        raise Conflict("the project lead cannot be removed; name another lead first")
-    if row.removed_at is not None:
-        raise Conflict("this membership was already removed")
-    row.removed_at = utcnow()
-    session.flush()
-    record(
-        session,
-        principal,
-        "membership.remove",
-        "membership",
-        row.id,
-        project_id=project.id,
-        summary={"user_id": row.user_id},
-    )
-    access_changed(session, "membership.remove", project_id=project.id, user_id=row.user_id)
-    return row
+    return perform(session, principal, MEMBERSHIP_LIFECYCLE, row, "remove")

@@ -13,6 +13,10 @@ from governance.core.errors import NotFound
 from governance.core.ids import parse_uuid
 from governance.core.pagination import keyset_page
 from governance.models.projects import Membership, Project
+from governance.projects.states import MembershipStatus
+
+# A rejected, declined or removed applicant loses sight of the project.
+SEES_PROJECT = frozenset({MembershipStatus.invited, MembershipStatus.requested, MembershipStatus.approved})
 
 
 def visible_projects(principal: Principal) -> Select[tuple[Project]]:
@@ -25,6 +29,7 @@ def visible_projects(principal: Principal) -> Select[tuple[Project]]:
         Membership.project_id == Project.id,
         Membership.user_id == principal.user_id,
         Membership.removed_at.is_(None),
+        Membership.status.in_([s.value for s in SEES_PROJECT]),
     )
     return stmt.where(
         or_(Project.lead_id == principal.user_id, Project.created_by_id == principal.user_id, member)
@@ -75,11 +80,3 @@ def membership_of(session: Session, project_id: uuid.UUID, user_id: uuid.UUID) -
     return session.scalar(
         select(Membership).where(Membership.project_id == project_id, Membership.user_id == user_id)
     )
-
-
-def is_member(session: Session, project: Project, user_id: uuid.UUID) -> bool:
-    """Anyone involved in the project: lead, creator, or a member not removed (any status)."""
-    if user_id in (project.lead_id, project.created_by_id):
-        return True
-    row = membership_of(session, project.id, user_id)
-    return row is not None and row.removed_at is None and row.status != "rejected"

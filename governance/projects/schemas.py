@@ -18,6 +18,7 @@ from governance.core.schemas import (
     Tier,
     Title,
     Username,
+    WithActions,
 )
 
 MemberRole = Literal["lead", "researcher", "viewer"]
@@ -72,7 +73,7 @@ class ProjectUpdate(RequestBody):
     ends_on: date | None = None
 
 
-class ProjectOut(ResponseBody):
+class ProjectOut(ResponseBody, WithActions):
     id: uuid.UUID
     slug: str
     title: str
@@ -87,9 +88,9 @@ class ProjectOut(ResponseBody):
     ends_on: date | None
     status: str
     review_round: int
+    approvals_required: int
     created_at: datetime
     updated_at: datetime
-    allowed_actions: list[str] = []
 
 
 class ProjectTransition(RequestBody):
@@ -113,7 +114,7 @@ class MemberUpdate(RequestBody):
     expires_at: AwareDatetime | None = None
 
 
-class MemberOut(ResponseBody):
+class MemberOut(ResponseBody, WithActions):
     id: uuid.UUID
     project_id: uuid.UUID
     user_id: uuid.UUID

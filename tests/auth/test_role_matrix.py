@@ -59,6 +59,18 @@ MATRIX: dict[str, Any] = {
     "POST /api/v1/projects/{project_ref}/members": {"admin", "researcher"},
     "PATCH /api/v1/projects/{project_ref}/members/{member_id}": {"admin", "data_steward"},
     "DELETE /api/v1/projects/{project_ref}/members/{member_id}": {"admin", "data_steward", "researcher"},
+    "POST /api/v1/projects/{project_ref}/members/{member_id}/accept": {
+        "admin",
+        "data_steward",
+        "output_checker",
+        "researcher",
+    },
+    "POST /api/v1/projects/{project_ref}/members/{member_id}/decline": {
+        "admin",
+        "data_steward",
+        "output_checker",
+        "researcher",
+    },
     "POST /api/v1/projects/{project_ref}/members/{member_id}/approve": {"admin", "data_steward"},
     "POST /api/v1/projects/{project_ref}/members/{member_id}/reject": {"admin", "data_steward"},
     "GET /api/v1/organisations": {"admin", "auditor", "data_steward"},

@@ -106,6 +106,9 @@ def test_requester_and_project_members_cannot_approve(client: TestClient, token_
         "/api/v1/projects/diabetes-outcomes/members", json={"username": "sam"}, headers=token_for("alice")
     )
     assert r.status_code == 201
+    member = r.json()["id"]
+    r = client.post(f"/api/v1/projects/diabetes-outcomes/members/{member}/accept", headers=token_for("sam"))
+    assert r.status_code == 200
     r = client.post(f"/api/v1/access-requests/{asked['id']}/approve", headers=token_for("sam"))
     assert "diabetes-outcomes" in problem(r, 403, "separation-of-duties")["detail"]
     r = client.post(
