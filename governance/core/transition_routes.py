@@ -16,6 +16,9 @@ from governance.core.transitions import Lifecycle, Transition, perform
 
 T = TypeVar("T")
 
+# Every generated route: (lifecycle, transition, path template), for the table-walking test.
+GENERATED_ROUTES: list[tuple[Lifecycle[Any], Transition[Any], str]] = []
+
 Loader = Callable[..., T]  # load(session, principal, **path_params) -> the object, locked or 404
 Renderer = Callable[[Session, Principal, T], Any]
 
@@ -96,6 +99,7 @@ def _add_route(
             )
     handler.__signature__ = inspect.Signature(parameters, return_annotation=response_model)  # type: ignore[attr-defined]
     handler.__name__ = f"{t.name}_{operation_prefix}"
+    GENERATED_ROUTES.append((lifecycle, t, f"{router.prefix}{path}/{t.name}"))
     router.add_api_route(
         f"{path}/{t.name}",
         handler,

@@ -372,6 +372,7 @@ MEMBERSHIP_LIFECYCLE: Lifecycle[Membership] = declare(
                 summary="Remove a member (their servers are stopped)",
                 check=_may_remove,
                 effects=(_membership_access_changed,),
+                parties=("anyone but the lead, the member or a steward",),
                 route=False,  # DELETE /members/{id}, not POST …/remove
             ),
         ),
