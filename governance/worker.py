@@ -21,26 +21,15 @@ def make_celery() -> Celery:
         broker_transport_options={"visibility_timeout": 3600},
         broker_connection_retry_on_startup=True,
         task_ignore_result=True,
-        beat_schedule={
-            "enforcement-sweep": {"task": "enforcement.sweep", "schedule": settings.sweep_seconds},
-            "audit-seal": {"task": "audit.seal", "schedule": 2.0},
-        },
+        beat_schedule={},
     )
-    # Directory sync from Keycloak (the task returns at once when GOVERNANCE_KEYCLOAK_URL is not set).
-    app.conf.beat_schedule["identity-sync"] = {
-        "task": "identity.sync",
-        "schedule": settings.keycloak_sync_seconds,
-    }
-    # Safe Outputs: re-run the checks of requests held (scanner unreachable) or whose check run went silent.
-    app.conf.beat_schedule["outputs-retry"] = {
-        "task": "outputs.retry_held",
-        "schedule": settings.output_retry_seconds,
-    }
-    from governance.tasks import TASK_OPTIONS, TASKS, register
+    from governance.tasks import declared_jobs, register
 
     register()
-    for name, func in TASKS.items():
-        app.task(name=name, bind=False, acks_late=True, **TASK_OPTIONS.get(name, {}))(func)
+    for name, declared in declared_jobs().items():
+        app.task(name=name, bind=False, acks_late=True, **declared.options)(declared.body)
+        if declared.every is not None:
+            app.conf.beat_schedule[name] = {"task": name, "schedule": declared.every(settings)}
     return app
 
 

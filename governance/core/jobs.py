@@ -33,6 +33,33 @@ def set_dispatcher(dispatcher: Dispatcher | None) -> None:
     _registry.dispatcher = dispatcher
 
 
+@dataclass(frozen=True)
+class Job:
+    """A background job declared beside its module: body, Celery retry policy and beat schedule."""
+
+    name: str
+    body: Callable[..., Any]
+    options: dict[str, Any] = field(default_factory=dict)
+    every: Callable[[Any], float] | None = None  # seconds between runs, from the Settings; None: on demand
+
+
+JOBS: dict[str, Job] = {}
+
+
+def job(
+    name: str, *, every: Callable[[Any], float] | None = None, **options: Any
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a job: ``@job("enforcement.sweep", every=lambda s: s.sweep_seconds)`` in ``tasks.py``."""
+
+    def declare(body: Callable[..., Any]) -> Callable[..., Any]:
+        if name in JOBS and JOBS[name].body is not body:
+            raise ValueError(f"the job {name} is declared twice")
+        JOBS[name] = Job(name, body, dict(options), every)
+        return body
+
+    return declare
+
+
 def enqueue(session: Session, task: str, *args: Any) -> None:
     session.info.setdefault("pending_jobs", []).append((task, args))
 

@@ -149,14 +149,14 @@ def test_a_failing_pass_does_not_stop_the_thread() -> None:
 
 
 def test_the_celery_task_and_the_cli_seal(small_checkpoints: Settings) -> None:
-    from governance.tasks import TASKS
+    from governance.tasks import declared_jobs
     from governance.worker import make_celery
 
     app = make_celery()
     assert "audit.seal" in app.tasks
     assert app.conf.beat_schedule["audit-seal"]["task"] == "audit.seal"
     append(2)
-    result = TASKS["audit.seal"]()
+    result = declared_jobs()["audit.seal"].body()
     assert result["sealed"] >= 2 and not result["busy"]
     append(3)
     out = CliRunner().invoke(main, ["audit", "seal"])
