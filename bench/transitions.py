@@ -130,7 +130,7 @@ def main(iterations: int) -> None:
     session.close()
 
     print(f"iterations: {iterations}")
-    print("| what | p50 ms | p99 ms | mean ms | × baseline p50 |")
+    print("| what | p50 ms | p99 ms | mean ms | x baseline p50 |")
     print("|---|---|---|---|---|")
     baselines = {0: rows[0][1], 3: rows[3][1], 4: rows[3][1]}
     for i, (name, samples) in enumerate(rows):
