@@ -56,7 +56,8 @@ def acro_result(meta: dict[str, Any], sha256: str) -> CheckResult:
     if meta.get("exception"):
         found.add(
             "exception_requested",
-            f"The researcher asked ACRO for an exception for '{uid}': {str(meta['exception'])[:500]}",
+            f"The researcher asked ACRO for an exception for '{uid}'; read their reasons in the "
+            "output's ACRO record before deciding.",
             where,
             status="review",
         )

@@ -4,10 +4,12 @@ Why a ZIP: the session is a unit (results.json, the outputs, checksums/ and conf
 checksums are only meaningful together; one upload keeps them together and keeps the client simple.
 The ZIP is a container, not an output: it is spooled to a private work directory, checked against
 the risk profile's archive limits (members, expanded size, compression ratio, nesting, unsafe names),
-unpacked with the same limits, read with our own ACRO reader (0.4.x and 1.x; every file verified
-against checksums/), and each output meant for release becomes a file of the request with ACRO's
-record attached. The plaintext spool is removed before the response is sent. Our own checks then
-run on every file as for any upload; ACRO's verdicts are shown to reviewers, never trusted.
+unpacked with the same limits (every member's file name cleaned, or refused, by the rule a
+direct upload's name follows: `names.clean_file_name`), read with our own ACRO reader (0.4.x and
+1.x; every file verified against checksums/), and each output meant for release becomes a file of
+the request with ACRO's record attached. The plaintext spool is removed before the response is sent.
+Our own checks then run on every file as for any upload; ACRO's verdicts are shown to reviewers,
+never trusted.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import os
 import shutil
 import uuid
 import zipfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -27,6 +29,7 @@ from governance.models.outputs import OutputFile
 from governance.models.projects import Project
 from governance.outputs.checks.acro_ingest import AcroFile, AcroOutput, AcroSession, check_acro_session
 from governance.outputs.checks.archive import inspect_archive, unsafe_member_name
+from governance.outputs.names import UnsafeFileName, clean_file_name
 from governance.outputs.risk_profile import RiskProfile
 from governance.outputs.runtime import output_store, profile_for
 from governance.outputs.storage import StoredFile
@@ -65,13 +68,20 @@ class SessionRejected(InvalidInput):
 
 
 def _member_target(name: str, prefix: str) -> str | None:
-    """Where a ZIP member goes inside the session folder: a plain name or checksums/<name>."""
+    """Where a ZIP member goes inside the session folder: a plain name or checksums/<name>.
+
+    The file name is cleaned by the rule direct uploads follow (`names.clean_file_name`): a name a
+    direct upload could not have is refused with the same reason. None for any other layout.
+    """
     relative = name[len(prefix) :] if prefix and name.startswith(prefix) else name
-    parts = PurePosixPath(relative).parts
-    if len(parts) == 1:
-        return parts[0]
-    if len(parts) == 2 and parts[0] == "checksums":
-        return f"checksums/{parts[1]}"
+    parts = relative.split("/")
+    try:
+        if len(parts) == 1:
+            return clean_file_name(parts[0])
+        if len(parts) == 2 and parts[0] == "checksums":
+            return f"checksums/{clean_file_name(parts[1])}"
+    except UnsafeFileName as exc:
+        raise SessionRejected(f"the ZIP member {name[:200]!r} cannot be kept under its name: {exc}") from None
     return None
 
 

@@ -7,7 +7,6 @@ malformed body, a limit, a dropped connection — aborts the sink, so nothing ha
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
@@ -18,10 +17,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 
 from governance.core.errors import InvalidInput
+from governance.outputs import names
 
 FLUSH_BYTES = 1024 * 1024
 MAX_FIELD_CHARS = 10_000
-MAX_NAME_BYTES = 255
+MAX_NAME_BYTES = names.MAX_NAME_BYTES
 MAX_PARTS = 16
 FIELD_OVERHEAD_BYTES = 256 * 1024  # what the text fields and part headers may add to the file's size
 
@@ -39,21 +39,12 @@ class UploadRejected(InvalidInput):
 
 
 def clean_file_name(raw: str) -> str:
-    """The name as given, if it is a plain file name: no path, no control characters, not hidden."""
-    name = unicodedata.normalize("NFC", raw).strip()
-    if not name:
-        raise UploadRejected("the file has no name; send it with a file name such as table.csv")
-    if "/" in name or "\\" in name:
-        raise UploadRejected(
-            f"the file name {name[:100]!r} contains a path; send the file's own name, e.g. table.csv"
-        )
-    if any(unicodedata.category(ch).startswith("C") for ch in name):
-        raise UploadRejected("the file name contains control or invisible formatting characters")
-    if name in (".", "..") or name.startswith("."):
-        raise UploadRejected(f"the file name {name[:100]!r} is hidden or special; give it a visible name")
-    if len(name.encode()) > MAX_NAME_BYTES:
-        raise UploadRejected(f"the file name is longer than {MAX_NAME_BYTES} bytes")
-    return name
+    """The name as given, if it is a plain file name (the rule of `governance.outputs.names`, shared
+    with the members of ACRO session ZIPs); a 400 problem otherwise."""
+    try:
+        return names.clean_file_name(raw)
+    except names.UnsafeFileName as exc:
+        raise UploadRejected(str(exc)) from None
 
 
 @dataclass

@@ -59,6 +59,17 @@ class ArchiveLimits(_Strict):
     max_depth: int = Field(ge=0)
 
 
+class TableLimits(_Strict):
+    """What a table may cost once decoded: checked against the file's own declarations (Parquet footer,
+    workbook ZIP directory) before anything is decoded, and again while it is read."""
+
+    max_decoded_bytes: int = Field(default=268_435_456, ge=1)  # the table in memory, all columns
+    max_cells: int = Field(default=5_000_000, ge=1)  # rows x columns
+    max_shared_strings: int = Field(default=1_000_000, ge=1)  # entries of a workbook's string table
+    max_shared_strings_bytes: int = Field(default=67_108_864, ge=1)  # its XML, uncompressed
+    max_xml_ratio: float = Field(default=500.0, gt=1)  # a workbook member's uncompressed / compressed
+
+
 class RiskProfile(_Strict):
     """The disclosure-control criteria applied to one data tier (immutable)."""
 
@@ -82,6 +93,7 @@ class RiskProfile(_Strict):
     reviewers_required: int = Field(ge=1, le=10)
     rounding: RoundingRule
     archive: ArchiveLimits
+    tables: TableLimits = Field(default_factory=TableLimits)
 
     # TOML gives lists and ints where the model wants frozensets and floats; allow exactly those.
     @model_validator(mode="before")
@@ -99,6 +111,9 @@ class RiskProfile(_Strict):
         archive = data.get("archive")
         if isinstance(archive, dict) and isinstance(archive.get("max_ratio"), int):
             data["archive"] = {**archive, "max_ratio": float(archive["max_ratio"])}
+        tables = data.get("tables")
+        if isinstance(tables, dict) and isinstance(tables.get("max_xml_ratio"), int):
+            data["tables"] = {**tables, "max_xml_ratio": float(tables["max_xml_ratio"])}
         return data
 
     def thresholds(self) -> dict[str, Any]:

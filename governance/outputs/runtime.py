@@ -15,6 +15,7 @@ from governance.config import Settings, get_settings
 from governance.core.errors import ServiceUnavailable
 from governance.keys.kek_file import DEV_KEK_VERSION as DEV_KEK_VERSION
 from governance.keys.kek_file import file_stamp as kek_file_stamp
+from governance.outputs.check_process import ProcessLimits
 from governance.outputs.checks.base import CheckContext
 from governance.outputs.risk_profile import RiskProfile, RiskProfileError, RiskProfiles, load_risk_profiles
 from governance.outputs.storage import EncryptedStore, KeyRing
@@ -99,3 +100,9 @@ def check_context(file_name: str, profile: RiskProfile, settings: Settings | Non
         clamd_timeout_seconds=settings.clamd_timeout_seconds,
         clamd_max_stream_bytes=settings.clamd_max_stream_bytes,
     )
+
+
+def check_limits(settings: Settings | None = None) -> ProcessLimits:
+    """The memory and time the child process that checks one file may use."""
+    settings = settings or get_settings()
+    return ProcessLimits(settings.output_check_memory_bytes, settings.output_check_timeout_seconds)

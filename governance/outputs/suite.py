@@ -21,9 +21,9 @@ CONTENT_CHECKS: tuple[tuple[str, str], ...] = (
     ("size", "1"),
     ("archive", "1"),
     ("malware", "1"),
-    ("tabular", "1"),
-    ("identifiers", "1"),
-    ("differencing", "1"),
+    ("tabular", "2"),
+    ("identifiers", "2"),
+    ("differencing", "2"),
 )
 
 

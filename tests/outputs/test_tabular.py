@@ -46,7 +46,10 @@ def test_small_cells_are_located(tmp_path: Path, make_ctx: Ctx) -> None:
     }
     assert small == {(0, "D"), (0, "E"), (1, "D"), (2, "D"), (2, "E")}
     first = next(f for f in result.findings if f.code == "threshold")
-    assert first.message == "Column 'D', data row 1 (year = 2010) is 3, below the safe threshold of 10."
+    assert first.message == (
+        "Column 'D', data row 1 is a count below the safe threshold of 10; suppress it or combine it "
+        "with neighbouring cells."
+    )
     zero = next(f for f in result.findings if f.code == "zero")
     assert zero.location == {"row": 1, "column": "E"}
 
@@ -176,10 +179,11 @@ CONTRIBUTIONS = (
 def test_dominance_rules_on_contributions(tmp_path: Path, make_ctx: Ctx) -> None:
     path = write_text(tmp_path / "c.csv", CONTRIBUTIONS)
     result = run(path, make_ctx("c.csv", tier=1, contributions_column="income"))
+    regions = [line.split(",")[0] for line in CONTRIBUTIONS.splitlines()[1:]]
     by_rule: dict[str, set[str]] = {}
     for finding in result.findings:
-        if finding.location and "cell" in finding.location:
-            by_rule.setdefault(finding.code, set()).add(finding.location["cell"]["region"])
+        if finding.location and "first_row" in finding.location:
+            by_rule.setdefault(finding.code, set()).add(regions[finding.location["first_row"]])
     assert by_rule["nk_rule"] == {"South", "East"}
     assert by_rule["p_ratio"] == {"South", "East"}
     assert by_rule["threshold"] == {"West"}

@@ -21,8 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from governance.outputs.checks.base import CheckContext, CheckResult, FindingCollector
+from governance.outputs.names import UnsafeFileName, clean_file_name
 
-MAX_RESULTS_BYTES = 64 * 1024 * 1024
+# ACRO's record of a session is a few kilobytes per output; it is parsed in the API process, where a
+# JSON bomb (millions of tiny objects, or nesting deep enough to exhaust the parser) must not land.
+MAX_RESULTS_BYTES = 16 * 1024 * 1024
 SUPPORTED_MAJORS = (0, 1)
 NOT_FOR_RELEASE_SUFFIX = "DONT_RELEASE"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -103,6 +106,8 @@ def load_acro_session(folder: Path) -> AcroSession:
         raise AcroSessionError("results.json is too large to be an ACRO session record.")
     try:
         raw = json.loads(results_path.read_bytes())
+    except RecursionError:
+        raise AcroSessionError("results.json is nested too deeply to be an ACRO session record.") from None
     except ValueError as exc:
         raise AcroSessionError(f"results.json is not valid JSON ({exc}).") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("results"), dict):
@@ -156,7 +161,8 @@ def check_acro_session(folder: Path) -> tuple[AcroSession | None, CheckResult]:
         if output.exception:
             found.add(
                 "exception_requested",
-                f"The researcher requested an exception for '{output.uid}': {output.exception[:500]}",
+                f"The researcher requested an exception for '{output.uid}'; read their reasons in the "
+                "output's ACRO record before deciding.",
                 where,
                 status="review",
             )
@@ -207,12 +213,14 @@ def _file(folder: Path, uid: str, item: Any, major: int, problems: list[tuple[st
     if isinstance(item, dict) and isinstance(item.get("sdc"), dict):
         sdc = item["sdc"]
     summary, cells, suppressed = _sdc_v04(sdc) if major == 0 else _sdc_v1(sdc)
-    if not _safe_name(name):
+    try:
+        name = clean_file_name(name)  # the rule a direct upload's name follows
+    except UnsafeFileName as exc:
         problems.append(
             (
                 "unsafe_file_name",
-                f"Output '{uid}' names the file '{name[:200]}', which is not a plain "
-                "file name inside the session folder.",
+                f"Output '{uid}' names a file that is not a plain file name inside the session "
+                f"folder ({exc}).",
             )
         )
         return AcroFile(name, folder, False, None, None, summary, cells, suppressed)
@@ -262,12 +270,6 @@ def _cells(raw: Any) -> dict[str, list[tuple[int, int]]]:
     return cells
 
 
-def _safe_name(name: str) -> bool:
-    return (
-        bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name and "\x00" not in name
-    )
-
-
 def _expected_checksum(
     folder: Path, name: str, problems: list[tuple[str, str]], *, required: bool
 ) -> str | None:
@@ -304,6 +306,6 @@ def _config(folder: Path) -> dict[str, Any] | None:
         return None
     try:
         config = json.loads(path.read_bytes())
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return config if isinstance(config, dict) else None

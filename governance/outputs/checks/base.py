@@ -85,6 +85,15 @@ class Check(Protocol):
     def run(self, path: Path, ctx: CheckContext) -> CheckResult: ...
 
 
+def describe_bytes(size: int) -> str:
+    """1 GiB, 512 MiB, 10 KiB or 123 bytes."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale:
+            value = size / scale
+            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+    return f"{size} bytes"
+
+
 def worst_status(statuses: list[Status]) -> Status:
     """The most severe status (pass < review < fail < error); "pass" for no statuses."""
     worst: Status = "pass"

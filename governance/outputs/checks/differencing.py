@@ -51,7 +51,7 @@ def _shape(named: NamedTable) -> _Shape | None:
 
 class DifferencingCheck:
     name = "differencing"
-    version = "1"
+    version = "2"  # 2: findings carry coordinates and rules, never values
 
     def run(self, path: Path, ctx: CheckContext) -> CheckResult:
         profile = ctx.profile
@@ -111,9 +111,10 @@ def _compare_cells(mine: _Shape, theirs: _Shape, other: str, threshold: int, fou
             if _small_difference(a, b, threshold):
                 found.add(
                     "differencing",
-                    f"Column '{column}', data row {row + 1}{_label(mine, key)} is {a} "
-                    f"here and {b} in the released '{other}': the difference of {abs(a - b)} is below the "
-                    f"safe threshold of {threshold}.",
+                    f"Column '{column}', data row {row + 1} differs from the same cell of the released "
+                    f"'{other}' by less than the safe threshold of {threshold} (but not zero), so "
+                    "subtracting one from the other reveals a small group; align the two tables or "
+                    "suppress the cell.",
                     {"row": row, "column": column, "previous": other},
                 )
     for key, row in mine.rows.items():
@@ -122,9 +123,9 @@ def _compare_cells(mine: _Shape, theirs: _Shape, other: str, threshold: int, fou
         if _small_difference(a, b, threshold):
             found.add(
                 "differencing_margin",
-                f"The total of data row {row + 1}{_label(mine, key)} is {a} here "
-                f"and {b} in the released '{other}': the difference of {abs(a - b)} is below the safe "
-                f"threshold of {threshold}.",
+                f"The total of data row {row + 1} differs from the same row of the released '{other}' "
+                f"by less than the safe threshold of {threshold} (but not zero); align the two tables "
+                "or suppress cells of that row.",
                 {"row": row, "margin": "row", "previous": other},
             )
 
@@ -138,9 +139,9 @@ def _compare_totals(
         if _small_difference(a, b, threshold):
             found.add(
                 "differencing_margin",
-                f"The total of column '{column}' is {a} here and {b} in the "
-                f"released '{other}': the difference of {abs(a - b)} is below the safe threshold of "
-                f"{threshold}.",
+                f"The total of column '{column}' differs from the same total in the released "
+                f"'{other}' by less than the safe threshold of {threshold} (but not zero); the rows "
+                "added or removed may be a small group.",
                 {"column": column, "margin": "column", "previous": other},
                 status=status,
             )
@@ -149,9 +150,3 @@ def _compare_totals(
 def _row_total(shape: _Shape, row: int) -> Any:
     values = [shape.values[c][row] for c in shape.counts]
     return sum(v for v in values if v is not None)
-
-
-def _label(shape: _Shape, key: Key) -> str:
-    if shape.positional:
-        return ""
-    return " (" + ", ".join(f"{name} = {value}" for name, value in zip(shape.labels, key, strict=False)) + ")"

@@ -9,7 +9,6 @@ largest contributions.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -31,6 +30,7 @@ class CellStats:
     top_n: pa.Array  # sum of the n largest contributions
     top1: pa.Array
     top2: pa.Array
+    first_rows: pa.Array  # int64: each cell's first data row in the contributions table (0-based)
     negative: int  # negative contributions (rules use magnitudes)
 
 
@@ -47,6 +47,7 @@ def cell_statistics(table: pa.Table, column: str, n: int) -> CellStats:
         f"k{i}": pc.fill_null(table.column(key).cast(pa.string()), _NULL_KEY) for i, key in enumerate(keys)
     }
     work["v"] = pc.abs(values)
+    work["r"] = pa.array(range(table.num_rows), pa.int64())
     data = pa.table(work).filter(pc.is_valid(work["v"]))
     key_fields = [f"k{i}" for i in range(len(keys))]
     order = pc.sort_indices(data, sort_keys=[(k, "ascending") for k in key_fields] + [("v", "descending")])
@@ -62,6 +63,7 @@ def cell_statistics(table: pa.Table, column: str, n: int) -> CellStats:
             empty,
             empty,
             empty,
+            pa.array([], pa.int64()),
             negative,
         )
     starts_flag = pa.concat_arrays([pa.array([True]), _key_changes(data, key_fields)])
@@ -79,10 +81,13 @@ def cell_statistics(table: pa.Table, column: str, n: int) -> CellStats:
                 "top_n": pc.if_else(pc.less(rank, n), v, zero),
                 "top1": pc.if_else(pc.equal(rank, 0), v, zero),
                 "top2": pc.if_else(pc.equal(rank, 1), v, zero),
+                "r": data.column("r"),
             }
         )
         .group_by("g")
-        .aggregate([("v", "count"), ("v", "sum"), ("top_n", "sum"), ("top1", "sum"), ("top2", "sum")])
+        .aggregate(
+            [("v", "count"), ("v", "sum"), ("top_n", "sum"), ("top1", "sum"), ("top2", "sum"), ("r", "min")]
+        )
         .sort_by("g")
     )
     first_rows = pc.take(starts, stats.column("g"))
@@ -95,6 +100,7 @@ def cell_statistics(table: pa.Table, column: str, n: int) -> CellStats:
         stats.column("top_n_sum").combine_chunks(),
         stats.column("top1_sum").combine_chunks(),
         stats.column("top2_sum").combine_chunks(),
+        stats.column("r_min").combine_chunks().cast(pa.int64()),
         negative,
     )
 
@@ -117,58 +123,46 @@ def check_dominance(table: pa.Table, column: str, profile: RiskProfile, found: F
     remainder = pc.subtract(pc.subtract(total, stats.top1), stats.top2)
     p_fail = pc.and_(pc.greater(stats.top1, 0), pc.less(remainder, pc.multiply(stats.top1, p)))
     few = pc.less(stats.contributors, threshold)
-    rules: tuple[tuple[str, pa.Array, Callable[[int], str]], ...] = (
+    # What each rule says, in words that give no figure from the data: neither the cell's labels nor
+    # its contributions, shares or number of contributors (findings are seen beyond the checkers).
+    rules: tuple[tuple[str, pa.Array, str], ...] = (
         (
             "nk_rule",
             nk_fail,
-            lambda i: (
-                f"the {profile.safe_nk_n} largest contributions make up "
-                f"{_share(stats.top_n, total, i)} of the total, more than the (n,k) limit of {k:.0%}"
-            ),
+            f"the {profile.safe_nk_n} largest contributions make up more than {k:.0%} of the total "
+            "(the (n,k) rule); suppress the cell or combine it with others",
         ),
         (
             "p_ratio",
             p_fail,
-            lambda i: (
-                "the contributions other than the two largest add up to less than "
-                f"{p:.0%} of the largest, so the largest contributor's value could be estimated"
-            ),
+            "the contributions other than the two largest add up to less than "
+            f"{p:.0%} of the largest, so the largest contributor's value could be estimated (the p% "
+            "rule); suppress the cell or combine it with others",
         ),
         (
             "threshold",
             few,
-            lambda i: (
-                f"only {stats.contributors[i].as_py()} contributors, "
-                f"fewer than the safe threshold of {threshold}"
-            ),
+            f"it has fewer contributors than the safe threshold of {threshold}; suppress the cell or "
+            "combine it with others",
         ),
     )
     for code, mask, explain in rules:
         hits = pc.indices_nonzero(pc.fill_null(mask, False))
         found.add_counted(code, len(hits), status="fail")
         for i in hits.slice(0, found.room).to_pylist():
-            cell = {key: stats.key_values.column(key)[i].as_py() for key in stats.keys}
+            row = int(stats.first_rows[i].as_py())
             found.add_detail(
                 code,
-                f"Cell {_describe_cell(cell)} of '{column}': {explain(i)}.",
-                {"cell": cell, "column": column},
+                f"The cell of '{column}' that data row {row + 1} contributes to (with every row of the "
+                f"same labels): {explain}.",
+                {"first_row": row, "column": column},
             )
     if stats.negative:
         found.add(
             "negative_contributions",
-            f"{stats.negative} contributions in '{column}' are negative; the dominance rules used their "
+            f"Some contributions in '{column}' are negative; the dominance rules used their "
             "magnitudes, so check whether offsetting values hide a dominant contributor.",
             {"column": column},
             status="review",
         )
     return len(stats.contributors)
-
-
-def _share(part: pa.Array, whole: pa.Array, i: int) -> str:
-    return f"{part[i].as_py() / whole[i].as_py():.0%}"
-
-
-def _describe_cell(cell: dict[str, object]) -> str:
-    if not cell:
-        return "(whole table)"
-    return ", ".join(f"{key}={value}" for key, value in cell.items())

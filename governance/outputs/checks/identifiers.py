@@ -11,7 +11,6 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,21 +25,26 @@ from governance.outputs.checks.tables import NamedTable, TableError, load_tables
 
 BLOCK_CHARS = 1024 * 1024
 OVERLAP_CHARS = 256
-_SAMPLE_LIMIT = 3  # example values quoted per column
+_SAMPLE_LIMIT = 3  # findings listed per column and kind: _SAMPLE_LIMIT * 10 (all are counted)
 _BIRTH_MIN_AGE_DAYS = 16 * 365
 _DAY_SECONDS = 86_400
 
 _VALUE_KINDS: tuple[tuple[str, str, str], ...] = (
     ("email", patterns.EMAIL_RE2, "an e-mail address"),
-    ("phone", f"{patterns.PHONE_UK}|{patterns.PHONE_INTL}", "a phone number"),
     ("postcode", patterns.POSTCODE, "a full UK postcode"),
 )
+_PHONE_RE2 = f"{patterns.PHONE_UK}|{patterns.PHONE_INTL}"
 _TEXT_PATTERNS: tuple[tuple[str, re.Pattern[str], str, str | None], ...] = (
     ("email", re.compile(patterns.EMAIL_TEXT), "an e-mail address", "@"),
-    ("phone", re.compile(patterns.PHONE_UK), "a phone number", None),
-    ("phone", re.compile(patterns.PHONE_INTL), "a phone number", "+"),
     ("postcode", re.compile(patterns.POSTCODE), "a full UK postcode", None),
 )
+_WHAT = {
+    "email": "an e-mail address",
+    "phone": "a phone number",
+    "postcode": "a full UK postcode",
+    "nhs_number": "a valid NHS number",
+}
+_FIX = "remove it, or replace it with a code that cannot be linked back to the person"
 _TEXT_DOB = re.compile(f"{patterns.BIRTH_WORDS}[^\\n]{{0,40}}?(?:{patterns.ISO_DATE}|{patterns.UK_DATE})")
 _COLUMN_RULES = tuple((re.compile(rule), what) for rule, what in patterns.IDENTIFIER_COLUMNS)
 _BIRTH_COLUMN = re.compile(patterns.BIRTH_COLUMN)
@@ -48,7 +52,7 @@ _BIRTH_COLUMN = re.compile(patterns.BIRTH_COLUMN)
 
 class IdentifiersCheck:
     name = "identifiers"
-    version = "1"
+    version = "2"  # 2: findings carry coordinates and rules, never values
 
     def run(self, path: Path, ctx: CheckContext) -> CheckResult:
         found = FindingCollector(ctx.profile.max_findings)
@@ -58,11 +62,12 @@ class IdentifiersCheck:
         if path.stat().st_size == 0:
             return found.result(self.name, self.version, parameters)
         detection = detect(path, ctx)
+        unreadable: TableError | None = None
         if detection.is_table:
             try:
                 tables = load_tables(path, ctx)
-            except TableError:
-                tables = None
+            except TableError as exc:
+                tables, unreadable = None, exc
             if tables is not None:
                 parameters["scanned_as"] = "table"
                 for named in tables:
@@ -78,7 +83,10 @@ class IdentifiersCheck:
                 _scan_text(path, found)
             return found.result(self.name, self.version, parameters)
         if detection.is_table:
-            found.add("not_checked", "The table could not be read, so it was not scanned for identifiers.")
+            reason = f" ({unreadable.message.rstrip('.')})" if unreadable is not None else ""
+            found.add(
+                "not_checked", f"The table could not be read{reason}, so it was not scanned for identifiers."
+            )
             return found.result(self.name, self.version, parameters)
         parameters["scanned_as"] = "not applicable (binary format)"
         return found.result(self.name, self.version, parameters)
@@ -107,32 +115,32 @@ def _scan_table(named: NamedTable, found: FindingCollector) -> None:
             _string_values(column, name, where, found)
         elif pa.types.is_integer(kind):
             _integer_nhs_numbers(column.cast(pa.int64()), name, where, found)
+        elif pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+            _integer_nhs_numbers(_whole_numbers(column), name, where, found)
         days = _as_days(column)
         if days is not None:
             _dates(days, name, where, found, birth_named=birth_named)
 
 
 def _string_values(column: pa.Array, name: str, where: dict[str, Any], found: FindingCollector) -> None:
-    for code, pattern, what in _VALUE_KINDS:
+    for code, pattern, _what in _VALUE_KINDS:
         mask = pc.fill_null(pc.match_substring_regex(column, pattern), False)
-        _report(found, code, mask, column, name, where, _contains(what))
-    candidates = pc.fill_null(pc.match_substring_regex(column, patterns.NHS_CANDIDATE), False)
-    if pc.any(candidates).as_py():
-        first = pc.struct_field(pc.extract_regex(column, f"(?P<d>{patterns.NHS_CANDIDATE})"), [0])
-        numbers = pc.cast(pc.replace_substring_regex(first, r"[ -]", ""), pa.int64())
-        _report(
-            found,
-            "nhs_number",
-            pc.and_(candidates, _nhs_valid(numbers)),
-            column,
-            name,
-            where,
-            lambda value: f"contains a valid NHS number ({value!r})",
-        )
-
-
-def _contains(what: str) -> Callable[[Any], str]:
-    return lambda value: f"contains {what} ({value!r})"
+        _report(found, code, pc.indices_nonzero(mask).to_pylist(), name, where)
+    # Phone and NHS numbers: RE2 finds candidate cells, the guarded Python patterns confirm them
+    # (digits that belong to a decimal number are not identifiers; RE2 cannot express that).
+    for code, pattern, confirm in (
+        ("phone", _PHONE_RE2, patterns.phone_number_spans),
+        ("nhs_number", patterns.NHS_CANDIDATE, patterns.nhs_number_spans),
+    ):
+        mask = pc.fill_null(pc.match_substring_regex(column, pattern), False)
+        candidates = pc.indices_nonzero(mask)
+        if not len(candidates):
+            continue
+        texts = pc.take(column, candidates).to_pylist()
+        rows = [
+            row for row, text in zip(candidates.to_pylist(), texts, strict=True) if text and confirm(text)
+        ]
+        _report(found, code, rows, name, where)
 
 
 def _integer_nhs_numbers(
@@ -142,15 +150,22 @@ def _integer_nhs_numbers(
     if not pc.any(pc.fill_null(in_range, False)).as_py():
         return
     mask = pc.and_(pc.fill_null(in_range, False), _nhs_valid(numbers))
-    _report(
-        found,
-        "nhs_number",
-        mask,
-        numbers,
-        name,
-        where,
-        lambda value: f"is a 10-digit number with a valid NHS check digit ({value})",
+    _report(found, "nhs_number", pc.indices_nonzero(mask).to_pylist(), name, where)
+
+
+def _whole_numbers(column: pa.Array) -> pa.Array:
+    """A floating column's whole-number values in the 10-digit range as int64, others null: an NHS
+    number stored as 9434765919.0 is still one, a mean such as 9434765919.5 is not."""
+    values = column.cast(pa.float64())
+    whole = pc.fill_null(
+        pc.and_(
+            pc.equal(values, pc.floor(values)),
+            pc.and_(pc.greater_equal(values, 1e9), pc.less(values, 1e10)),
+        ),
+        False,
     )
+    kept = pc.if_else(whole, values, pa.scalar(None, pa.float64()))
+    return kept.cast(pa.int64())
 
 
 def _nhs_valid(numbers: pa.Array) -> pa.Array:
@@ -206,42 +221,25 @@ def _dates(
     if share_plausible >= 0.9 and median_age >= _BIRTH_MIN_AGE_DAYS and distinct >= min(10, len(valid)):
         found.add(
             "possible_birth_dates",
-            f"Column '{name}' holds full dates that look like dates of birth "
-            f"(median {median_age // 365} years ago); release only coarser dates unless justified.",
+            f"Column '{name}' holds full dates that look like dates of birth; release only coarser "
+            "dates (year, or month and year) unless justified.",
             {"column": name, **where},
             status="review",
         )
 
 
-def _report(
-    found: FindingCollector,
-    code: str,
-    mask: pa.Array,
-    values: pa.Array,
-    name: str,
-    where: dict[str, Any],
-    explain: Callable[[Any], str],
-) -> None:
-    hits = pc.indices_nonzero(mask)
-    if not len(hits):
+def _report(found: FindingCollector, code: str, rows: list[int], name: str, where: dict[str, Any]) -> None:
+    """Count every hit; list some by where they are. Never the value, nor any part of it: whoever
+    needs to see it can open the file."""
+    if not rows:
         return
-    found.add_counted(code, len(hits), status="fail")
-    rows = hits.slice(0, min(found.room, _SAMPLE_LIMIT * 10))
-    for row, value in zip(rows.to_pylist(), pc.take(values, rows).to_pylist(), strict=True):
+    found.add_counted(code, len(rows), status="fail")
+    for row in rows[: min(found.room, _SAMPLE_LIMIT * 10)]:
         found.add_detail(
             code,
-            f"Column '{name}', data row {row + 1} {explain(_redact(value))}.",
+            f"Column '{name}', data row {row + 1} contains {_WHAT[code]}; {_FIX}.",
             {"row": row, "column": name, **where},
         )
-
-
-def _redact(value: Any) -> str:
-    """Show enough of a value to find it, not enough to copy it into the review record."""
-    text = str(value)
-    if len(text) <= 4:
-        return "*" * len(text)
-    keep = max(2, len(text) // 4)
-    return text[:keep] + "*" * (len(text) - 2 * keep) + text[-keep:]
 
 
 # ---- free text ----------------------------------------------------------------------------------------
@@ -285,10 +283,13 @@ def _scan_block(text: str, start: int, end: int, first_line: int, found: Finding
             continue
         for match in pattern.finditer(text):
             if start <= match.start() < end:
-                report(code, match.start(), f"contains {what} ({_redact(match.group())!r})", match.end())
-    for offset, digits in patterns.valid_nhs_numbers(text):
+                report(code, match.start(), f"contains {what}; {_FIX}", match.end())
+    for offset, match_end in patterns.phone_number_spans(text):
         if start <= offset < end:
-            report("nhs_number", offset, f"contains a valid NHS number ({_redact(digits)!r})", offset + 10)
+            report("phone", offset, f"contains a phone number; {_FIX}", match_end)
+    for offset, match_end, _digits in patterns.nhs_number_spans(text):
+        if start <= offset < end:
+            report("nhs_number", offset, f"contains a valid NHS number; {_FIX}", match_end)
     for match in _TEXT_DOB.finditer(text):
         if start <= match.start() < end:
             report("date_of_birth", match.start(), "mentions a date of birth", match.end())

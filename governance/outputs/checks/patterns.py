@@ -19,7 +19,17 @@ ISO_DATE = r"\b(?:18|19|20)\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])\b"
 UK_DATE = r"\b(?:0?[1-9]|[12]\d|3[01])[/.-](?:0?[1-9]|1[0-2])[/.-](?:18|19|20)\d{2}\b"
 BIRTH_WORDS = r"(?i)\b(?:d\.?o\.?b\.?|date of birth|birth ?date|born(?: on)?)\b"
 
-_NHS_RE = re.compile(NHS_CANDIDATE)
+# Digits glued to a decimal point or an exponent belong to a number (a mean, a coefficient, a standard
+# error, a p-value), not to an identifier: in 0.0009765625, 12.3456789012, 9434765919.5 or 1.23e-10 no
+# run of digits is a phone or NHS number. A whole number written as a float (9434765919.0, as pandas
+# writes an integer column with a gap) is still a whole number and is still caught. These guards need
+# look-around, which RE2 lacks: Arrow's RE2 kernels find candidate cells, these confirm them.
+NOT_AFTER_NUMBER = r"(?<![\d.])(?<!\d[eE])(?<![eE][+-])"
+NOT_BEFORE_FRACTION = r"(?!\.0*[1-9])(?![eE][+-]?\d)"
+PHONE_TEXT = re.compile(f"{NOT_AFTER_NUMBER}(?:{PHONE_UK}|{PHONE_INTL}){NOT_BEFORE_FRACTION}")
+NHS_TEXT = re.compile(f"{NOT_AFTER_NUMBER}{NHS_CANDIDATE}{NOT_BEFORE_FRACTION}")
+_SIGNED_DECIMAL = re.compile(r"\+\d+\.\d+")
+_NHS_RE = NHS_TEXT
 
 
 def nhs_number_is_valid(digits: str) -> bool:
@@ -34,13 +44,28 @@ def nhs_number_is_valid(digits: str) -> bool:
 
 
 def valid_nhs_numbers(text: str) -> list[tuple[int, str]]:
-    """(offset, number) for every NHS-number-shaped token in `text` whose check digit is valid."""
+    """(offset, number) for every NHS-number-shaped token in `text` whose check digit is valid (digits
+    that are part of a decimal number are not tokens)."""
+    return [(start, digits) for start, _end, digits in nhs_number_spans(text)]
+
+
+def nhs_number_spans(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, digits) of every valid NHS number in `text`."""
     found = []
     for match in _NHS_RE.finditer(text):
         digits = re.sub(r"[ -]", "", match.group())
         if nhs_number_is_valid(digits):
-            found.append((match.start(), digits))
+            found.append((match.start(), match.end(), digits))
     return found
+
+
+def phone_number_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every phone number in `text`; a signed decimal (+12.3456789012) is not one."""
+    return [
+        (match.start(), match.end())
+        for match in PHONE_TEXT.finditer(text)
+        if not _SIGNED_DECIMAL.fullmatch(match.group())
+    ]
 
 
 # Column names that announce direct identifiers. Matched against the normalised name (lower case,
