@@ -5,24 +5,49 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, status
+from pydantic import Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from governance.auth.dependencies import DbSession, require
+from governance.auth import schemas
+from governance.auth.dependencies import DbSession
+from governance.auth.permissions import MeRead, TokensOwn
 from governance.auth.principal import Principal
-from governance.auth.schemas import DevLogin, MeOut, TokenCreate, TokenCreated, TokenOut
-from governance.auth.scopes import SCOPES
-from governance.auth.tokens import issue_token, revoke_token
+from governance.auth.schemas import DevLogin, MeOut, TokenCreate
+from governance.auth.scopes import SCOPES, Scope
+from governance.auth.tokens import TOKEN_LIFECYCLE, issue_token, revoke_token
 from governance.config import get_settings
 from governance.core.errors import Forbidden, NotFound
 from governance.core.responses import COMMON, READ, WRITE
+from governance.core.schemas import WithActions
+from governance.core.transitions import actions_for
 from governance.models.identity import ApiToken, User
 
 router = APIRouter(prefix="/api/v1", tags=["me"])
 
 
+class TokenOut(schemas.TokenOut, WithActions):
+    """A token with its state, its parent and this caller's moves. (Declared here, over auth/schemas.py's,
+    while that file is another change's; the OpenAPI names stay TokenOut and TokenCreated.)"""
+
+    parent_id: uuid.UUID | None = Field(None, description="The token that minted this one; revoked with it")
+    status: str = Field("", description="active, expired or revoked")
+
+
+class TokenCreated(TokenOut):
+    token: str = Field(description="Shown once; store it now")
+
+
+def _token_out(session: Session, principal: Principal, row: ApiToken) -> TokenOut:
+    out = TokenOut.model_validate(row)
+    out.status = TOKEN_LIFECYCLE.state_of(row)
+    out.set_actions(actions_for(session, principal, TOKEN_LIFECYCLE, row))
+    return out
+
+
 @router.get("/me", summary="Who you are, your roles and scopes", response_model=MeOut, responses=COMMON)
-def me(session: DbSession, principal: Principal = Depends(require("read:me"))) -> MeOut:
+def me(session: DbSession, principal: MeRead) -> MeOut:
     user = session.get(User, principal.user_id)
     assert user is not None
     return MeOut(
@@ -40,14 +65,14 @@ def me(session: DbSession, principal: Principal = Depends(require("read:me"))) -
 
 
 @router.get("/tokens", summary="List your API tokens", response_model=list[TokenOut], responses=COMMON)
-def list_tokens(session: DbSession, principal: Principal = Depends(require("read:me"))) -> list[TokenOut]:
+def list_tokens(session: DbSession, principal: TokensOwn) -> list[TokenOut]:
     rows = session.scalars(
         select(ApiToken)
         .where(ApiToken.user_id == principal.user_id)
         .order_by(ApiToken.created_at.desc())
         .limit(200)
     )
-    return [TokenOut.model_validate(r) for r in rows]
+    return [_token_out(session, principal, r) for r in rows]
 
 
 @router.post(
@@ -57,9 +82,7 @@ def list_tokens(session: DbSession, principal: Principal = Depends(require("read
     status_code=status.HTTP_201_CREATED,
     responses=WRITE,
 )
-def create_token(
-    body: TokenCreate, session: DbSession, principal: Principal = Depends(require("read:me"))
-) -> TokenCreated:
+def create_token(body: TokenCreate, session: DbSession, principal: TokensOwn) -> TokenCreated:
     user = session.get(User, principal.user_id)
     assert user is not None
     scopes = body.scopes if body.scopes is not None else sorted(principal.scopes)
@@ -83,21 +106,23 @@ def create_token(
         actor=principal,
         project_id=principal.project_id,
         max_lifetime=timedelta(hours=get_settings().api_token_max_hours),
+        parent_id=parent.id if parent is not None else None,  # revoked with its parent
     )
     return TokenCreated.model_validate(
-        {**TokenOut.model_validate(issued.record).model_dump(), "token": issued.token}
+        {**_token_out(session, principal, issued.record).model_dump(), "token": issued.token}
     )
 
 
 @router.delete(
-    "/tokens/{token_id}", summary="Revoke one of your API tokens", response_model=TokenOut, responses=WRITE
+    "/tokens/{token_id}",
+    summary="Revoke one of your API tokens, and every token it minted (the move revoke)",
+    response_model=TokenOut,
+    responses=WRITE,
 )
-def delete_token(
-    token_id: uuid.UUID, session: DbSession, principal: Principal = Depends(require("read:me"))
-) -> TokenOut:
-    owner = None if principal.has("manage:tokens") else principal.user_id
+def delete_token(token_id: uuid.UUID, session: DbSession, principal: TokensOwn) -> TokenOut:
+    owner = None if principal.has(Scope.manage_tokens) else principal.user_id
     row = revoke_token(session, token_id, owner_id=owner, actor=principal)
-    return TokenOut.model_validate(row)
+    return _token_out(session, principal, row)
 
 
 dev_router = APIRouter(prefix="/api/v1/dev", tags=["dev login"])
@@ -121,6 +146,6 @@ def dev_login(body: DevLogin, session: DbSession) -> TokenCreated:
     issued = issue_token(
         session, user, name="dev-login", scopes=None, lifetime=timedelta(hours=8), actor=None
     )
-    return TokenCreated.model_validate(
-        {**TokenOut.model_validate(issued.record).model_dump(), "token": issued.token}
-    )
+    out = TokenOut.model_validate(issued.record)
+    out.status = TOKEN_LIFECYCLE.state_of(issued.record)
+    return TokenCreated.model_validate({**out.model_dump(), "token": issued.token})

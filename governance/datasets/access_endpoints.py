@@ -1,30 +1,29 @@
-"""Access-request and grant routes (thin: parse, authorise, call the service, commit)."""
+"""Access-request and grant routes (thin: parse, authorise, call the service; the request's session commits).
+
+The moves (approve, reject, revoke) are generated from their declarations in lifecycle.py.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from governance.auth.dependencies import DbSession, require
+from governance.auth.dependencies import DbSession
 from governance.auth.principal import Principal
 from governance.core.pagination import Page
 from governance.core.responses import COMMON, READ, WRITE
 from governance.core.schemas import LIST_LIMIT, Ref
-from governance.datasets import access_requests, grants, repository
+from governance.core.transition_routes import add_transition_routes
+from governance.core.transitions import actions_for
+from governance.datasets import access_requests, repository
+from governance.datasets.auth import AccessRequestsCreate, DatasetsRead
 from governance.datasets.lifecycle import ACCESS_REQUEST_LIFECYCLE, GRANT_LIFECYCLE
-from governance.datasets.schemas import (
-    AccessApprove,
-    AccessReject,
-    AccessRequestCreate,
-    AccessRequestOut,
-    AccessRequestStatus,
-    GrantOut,
-    GrantRevoke,
-)
+from governance.datasets.schemas import AccessRequestCreate, AccessRequestOut, GrantOut
+from governance.datasets.states import AccessRequestStatus
 from governance.models.datasets import AccessRequest, Grant
 
 access_requests_router = APIRouter(prefix="/api/v1/access-requests", tags=["access requests"])
@@ -32,11 +31,14 @@ grants_router = APIRouter(prefix="/api/v1/grants", tags=["grants"])
 
 
 def _request_out(
-    session: Session, row: AccessRequest, grants: dict[uuid.UUID, uuid.UUID] | None = None
+    session: Session,
+    principal: Principal,
+    row: AccessRequest,
+    grants: dict[uuid.UUID, uuid.UUID] | None = None,
 ) -> AccessRequestOut:
     out = AccessRequestOut.model_validate(row)
-    out.allowed_actions = ACCESS_REQUEST_LIFECYCLE.allowed_actions(row.status)
-    if row.status == "approved":
+    out.set_actions(actions_for(session, principal, ACCESS_REQUEST_LIFECYCLE, row))
+    if row.status == AccessRequestStatus.approved:
         if grants is None:
             grant = repository.grant_of_request(session, row.id)
             out.grant_id = grant.id if grant else None
@@ -47,7 +49,7 @@ def _request_out(
 
 def _grants_by_request(session: Session, rows: Sequence[AccessRequest]) -> dict[uuid.UUID, uuid.UUID]:
     """The grant of every approved request on a page, in one query."""
-    approved = [r.id for r in rows if r.status == "approved"]
+    approved = [r.id for r in rows if r.status == AccessRequestStatus.approved]
     if not approved:
         return {}
     pairs = session.execute(
@@ -56,10 +58,10 @@ def _grants_by_request(session: Session, rows: Sequence[AccessRequest]) -> dict[
     return {request_id: grant_id for request_id, grant_id in pairs if request_id is not None}
 
 
-def _grant_out(row: Grant) -> GrantOut:
+def _grant_out(session: Session, principal: Principal, row: Grant) -> GrantOut:
     out = GrantOut.model_validate(row)
-    out.status = repository.grant_state(row)
-    out.allowed_actions = GRANT_LIFECYCLE.allowed_actions(out.status)
+    out.status = GRANT_LIFECYCLE.state_of(row)
+    out.set_actions(actions_for(session, principal, GRANT_LIFECYCLE, row))
     return out
 
 
@@ -71,7 +73,7 @@ def _grant_out(row: Grant) -> GrantOut:
 )
 def list_access_requests(
     session: DbSession,
-    principal: Principal = Depends(require("read:datasets")),
+    principal: DatasetsRead,
     project: Ref | None = Query(None, description="Project id or slug"),
     dataset: Ref | None = Query(None, description="Dataset id or slug"),
     status_: AccessRequestStatus | None = Query(None, alias="status"),
@@ -82,7 +84,10 @@ def list_access_requests(
         session, principal, project=project, dataset=dataset, status=status_, limit=limit, cursor=cursor
     )
     grants = _grants_by_request(session, rows)
-    return Page(items=[_request_out(session, r, grants) for r in rows], next_cursor=next_cursor)
+    parts = repository.load_parts(session, rows)  # held while the rows' actions are worked out
+    items = [_request_out(session, principal, r, grants) for r in rows]
+    del parts
+    return Page(items=items, next_cursor=next_cursor)
 
 
 @access_requests_router.post(
@@ -93,55 +98,34 @@ def list_access_requests(
     responses=WRITE,
 )
 def create_access_request(
-    body: AccessRequestCreate,
-    session: DbSession,
-    principal: Principal = Depends(require("create:access-requests")),
+    body: AccessRequestCreate, session: DbSession, principal: AccessRequestsCreate
 ) -> AccessRequestOut:
     row = access_requests.create_request(session, principal, body)
-    return _request_out(session, row)
+    return _request_out(session, principal, row)
 
 
 @access_requests_router.get(
     "/{request_id}", summary="Read an access request", response_model=AccessRequestOut, responses=READ
 )
-def get_access_request(
-    request_id: str, session: DbSession, principal: Principal = Depends(require("read:datasets"))
-) -> AccessRequestOut:
-    return _request_out(session, repository.get_visible_access_request(session, principal, request_id))
+def get_access_request(request_id: str, session: DbSession, principal: DatasetsRead) -> AccessRequestOut:
+    row = repository.get_visible_access_request(session, principal, request_id)
+    return _request_out(session, principal, row)
 
 
-@access_requests_router.post(
-    "/{request_id}/approve",
-    summary="Approve an access request and grant the access (the custodian or an independent steward)",
+def _load_request(session: Session, principal: Principal, request_id: str) -> AccessRequest:
+    return repository.get_visible_access_request(session, principal, request_id, for_update=True)
+
+
+add_transition_routes(
+    access_requests_router,
+    ACCESS_REQUEST_LIFECYCLE,
+    path="/{request_id}",
+    params=[("request_id", str)],
+    load=_load_request,
+    render=_request_out,
     response_model=AccessRequestOut,
-    responses=WRITE,
+    operation_prefix="access_request",
 )
-def approve_access_request(
-    request_id: str,
-    session: DbSession,
-    body: AccessApprove | None = None,
-    principal: Principal = Depends(require("approve:access-requests")),
-) -> AccessRequestOut:
-    row = repository.get_visible_access_request(session, principal, request_id, for_update=True)
-    access_requests.approve(session, principal, row, body or AccessApprove())
-    return _request_out(session, row)
-
-
-@access_requests_router.post(
-    "/{request_id}/reject",
-    summary="Reject an access request, saying why (the custodian or a steward independent of the project)",
-    response_model=AccessRequestOut,
-    responses=WRITE,
-)
-def reject_access_request(
-    request_id: str,
-    body: AccessReject,
-    session: DbSession,
-    principal: Principal = Depends(require("approve:access-requests")),
-) -> AccessRequestOut:
-    row = repository.get_visible_access_request(session, principal, request_id, for_update=True)
-    access_requests.reject(session, principal, row, body.note)
-    return _request_out(session, row)
 
 
 @grants_router.get(
@@ -152,7 +136,7 @@ def reject_access_request(
 )
 def list_grants(
     session: DbSession,
-    principal: Principal = Depends(require("read:datasets")),
+    principal: DatasetsRead,
     project: Ref | None = Query(None, description="Project id or slug"),
     dataset: Ref | None = Query(None, description="Dataset id or slug"),
     active: bool | None = Query(
@@ -164,28 +148,25 @@ def list_grants(
     rows, next_cursor = repository.list_grants(
         session, principal, project=project, dataset=dataset, active=active, limit=limit, cursor=cursor
     )
-    return Page(items=[_grant_out(g) for g in rows], next_cursor=next_cursor)
+    return Page(items=[_grant_out(session, principal, g) for g in rows], next_cursor=next_cursor)
 
 
 @grants_router.get("/{grant_id}", summary="Read a grant", response_model=GrantOut, responses=READ)
-def get_grant(
-    grant_id: str, session: DbSession, principal: Principal = Depends(require("read:datasets"))
-) -> GrantOut:
-    return _grant_out(repository.get_visible_grant(session, principal, grant_id))
+def get_grant(grant_id: str, session: DbSession, principal: DatasetsRead) -> GrantOut:
+    return _grant_out(session, principal, repository.get_visible_grant(session, principal, grant_id))
 
 
-@grants_router.post(
-    "/{grant_id}/revoke",
-    summary="Revoke a grant, saying why (servers using the data are stopped)",
+def _load_grant(session: Session, principal: Principal, grant_id: str) -> Grant:
+    return repository.get_visible_grant(session, principal, grant_id, for_update=True)
+
+
+add_transition_routes(
+    grants_router,
+    GRANT_LIFECYCLE,
+    path="/{grant_id}",
+    params=[("grant_id", str)],
+    load=_load_grant,
+    render=_grant_out,
     response_model=GrantOut,
-    responses=WRITE,
+    operation_prefix="grant",
 )
-def revoke_grant(
-    grant_id: str,
-    body: GrantRevoke,
-    session: DbSession,
-    principal: Principal = Depends(require("revoke:grants")),
-) -> GrantOut:
-    row = repository.get_visible_grant(session, principal, grant_id, for_update=True)
-    grants.revoke(session, principal, row, body.reason)
-    return _grant_out(row)

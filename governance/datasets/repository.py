@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from governance.auth.principal import Principal
+from governance.auth.scopes import Scope
 from governance.core.clock import as_utc, utcnow
 from governance.core.errors import InvalidInput, NotFound
 from governance.core.ids import parse_uuid
 from governance.core.pagination import keyset_page
+from governance.datasets.states import GrantState
 from governance.models.datasets import AccessRequest, Dataset, Grant
 from governance.models.projects import Project
 from governance.projects.repository import ref_clause as project_ref_clause
@@ -21,7 +23,7 @@ from governance.projects.repository import visible_projects
 
 
 def shows_storage(principal: Principal) -> bool:
-    return principal.sees_all or principal.has("write:datasets")
+    return principal.sees_all or principal.has(Scope.write_datasets)
 
 
 def dataset_ref_clause(ref: str) -> ColumnElement[bool]:
@@ -193,6 +195,27 @@ def grant_of_request(session: Session, request_id: uuid.UUID) -> Grant | None:
 
 def grant_state(grant: Grant) -> str:
     if grant.revoked_at is not None:
-        return "revoked"
+        return GrantState.revoked
     expires = as_utc(grant.expires_at)
-    return "expired" if expires is not None and expires <= utcnow() else "active"
+    return GrantState.expired if expires is not None and expires <= utcnow() else GrantState.active
+
+
+def project_end(project: Project) -> datetime | None:
+    """A project runs to the end of its last day (the policies deny only once ends_on < today)."""
+    if project.ends_on is None:
+        return None
+    return datetime.combine(project.ends_on + timedelta(days=1), time.min, tzinfo=UTC)
+
+
+def load_parts(session: Session, rows: Sequence[AccessRequest | Grant]) -> list[Project | Dataset]:
+    """Load the projects and datasets of a page in two queries, so each row's actions find them in the
+    session's identity map instead of asking one query per row. Hold on to the result while rendering
+    the page: the identity map keeps only weak references."""
+    project_ids = {r.project_id for r in rows}
+    dataset_ids = {r.dataset_id for r in rows}
+    parts: list[Project | Dataset] = []
+    if project_ids:
+        parts.extend(session.scalars(select(Project).where(Project.id.in_(project_ids))))
+    if dataset_ids:
+        parts.extend(session.scalars(select(Dataset).where(Dataset.id.in_(dataset_ids))))
+    return parts

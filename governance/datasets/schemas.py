@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AwareDatetime, Field, StringConstraints
 
@@ -18,13 +18,13 @@ from governance.core.schemas import (
     Tier,
     Title,
     Username,
+    WithActions,
 )
+from governance.datasets.states import DatasetStatus
 
 StorageUri = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9+.-]*://\S+$", max_length=1000)]
 Justification = Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
 RequiredNote = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
-DatasetStatus = Literal["active", "retired"]
-AccessRequestStatus = Literal["pending", "approved", "rejected"]
 
 
 class DatasetCreate(RequestBody):
@@ -61,11 +61,12 @@ class DatasetUpdate(RequestBody):
     use_conditions: LongText | None = None
     custodian: Username | None = None
     status: DatasetStatus | None = Field(
-        None, description="active ⇄ retired; retiring stops servers that use it"
+        None,
+        description="active ⇄ retired (the moves retire and reactivate); retiring stops servers that use it",
     )
 
 
-class DatasetOut(ResponseBody):
+class DatasetOut(ResponseBody, WithActions):
     id: uuid.UUID
     slug: str
     title: str
@@ -77,7 +78,6 @@ class DatasetOut(ResponseBody):
     status: str
     created_at: datetime
     updated_at: datetime
-    allowed_actions: list[str] = []
 
 
 class AccessRequestCreate(RequestBody):
@@ -128,7 +128,7 @@ class AccessReject(RequestBody):
     }
 
 
-class AccessRequestOut(ResponseBody):
+class AccessRequestOut(ResponseBody, WithActions):
     id: uuid.UUID
     project_id: uuid.UUID
     dataset_id: uuid.UUID
@@ -142,7 +142,6 @@ class AccessRequestOut(ResponseBody):
     created_at: datetime
     updated_at: datetime
     grant_id: uuid.UUID | None = None
-    allowed_actions: list[str] = []
 
 
 class GrantRevoke(RequestBody):
@@ -155,7 +154,7 @@ class GrantRevoke(RequestBody):
     }
 
 
-class GrantOut(ResponseBody):
+class GrantOut(ResponseBody, WithActions):
     id: uuid.UUID
     project_id: uuid.UUID
     dataset_id: uuid.UUID
@@ -168,4 +167,3 @@ class GrantOut(ResponseBody):
     revoked_by_id: uuid.UUID | None
     created_at: datetime
     status: str = ""
-    allowed_actions: list[str] = []

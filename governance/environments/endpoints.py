@@ -1,20 +1,23 @@
-"""Environment profile routes (thin: parse, authorise, call the service, commit)."""
+"""Environment profile routes (thin: parse, authorise, call the service; the request's session commits)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
 from sqlalchemy.orm import Session
 
-from governance.auth.dependencies import DbSession, require
+from governance.auth.dependencies import DbSession
 from governance.auth.principal import Principal
 from governance.core.pagination import Page
 from governance.core.responses import COMMON, READ, WRITE
 from governance.core.schemas import LIST_LIMIT
+from governance.core.transitions import actions_for
 from governance.environments import repository, service
+from governance.environments.auth import ProfilesRead, ProfilesWrite
 from governance.environments.lifecycle import PROFILE_LIFECYCLE
-from governance.environments.schemas import ProfileCreate, ProfileOut, ProfileStatus, ProfileUpdate
+from governance.environments.schemas import ProfileCreate, ProfileOut, ProfileUpdate
+from governance.environments.states import ProfileStatus
 from governance.models.environments import EnvironmentProfile
 
 router = APIRouter(prefix="/api/v1/environment-profiles", tags=["environment profiles"])
@@ -26,7 +29,7 @@ def _outs(session: Session, principal: Principal, rows: Sequence[EnvironmentProf
     for row in rows:
         out = ProfileOut.model_validate(row)
         out.projects = slugs.get(row.id, [])
-        out.allowed_actions = PROFILE_LIFECYCLE.allowed_actions(row.status)
+        out.set_actions(actions_for(session, principal, PROFILE_LIFECYCLE, row))
         outs.append(out)
     return outs
 
@@ -34,7 +37,7 @@ def _outs(session: Session, principal: Principal, rows: Sequence[EnvironmentProf
 @router.get("", summary="List environment profiles", response_model=Page[ProfileOut], responses=COMMON)
 def list_profiles(
     session: DbSession,
-    principal: Principal = Depends(require("read:profiles")),
+    principal: ProfilesRead,
     status_: ProfileStatus | None = Query(None, alias="status"),
     q: str | None = Query(None, max_length=100, description="Text in the slug or title"),
     limit: LIST_LIMIT = 50,
@@ -51,9 +54,7 @@ def list_profiles(
     response_model=ProfileOut,
     responses=WRITE,
 )
-def create_profile(
-    body: ProfileCreate, session: DbSession, principal: Principal = Depends(require("write:profiles"))
-) -> ProfileOut:
+def create_profile(body: ProfileCreate, session: DbSession, principal: ProfilesWrite) -> ProfileOut:
     profile = service.create_profile(session, principal, body)
     return _outs(session, principal, [profile])[0]
 
@@ -64,15 +65,14 @@ def create_profile(
     response_model=ProfileOut,
     responses=READ,
 )
-def get_profile(
-    profile_ref: str, session: DbSession, principal: Principal = Depends(require("read:profiles"))
-) -> ProfileOut:
+def get_profile(profile_ref: str, session: DbSession, principal: ProfilesRead) -> ProfileOut:
     return _outs(session, principal, [repository.get_profile(session, profile_ref)])[0]
 
 
 @router.patch(
     "/{profile_ref}",
-    summary="Change an environment profile (narrowing it re-checks running servers)",
+    summary="Change an environment profile; status retired/active makes the move retire/reactivate "
+    "(narrowing or retiring it re-checks running servers)",
     response_model=ProfileOut,
     responses=WRITE,
 )
@@ -80,7 +80,7 @@ def update_profile(
     profile_ref: str,
     body: ProfileUpdate,
     session: DbSession,
-    principal: Principal = Depends(require("write:profiles")),
+    principal: ProfilesWrite,
 ) -> ProfileOut:
     profile = repository.get_profile(session, profile_ref, for_update=True)
     service.update_profile(session, principal, profile, body)

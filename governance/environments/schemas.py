@@ -9,11 +9,11 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from governance.core.schemas import Ref, RequestBody, ResponseBody, Slug, Tier, Title
+from governance.core.schemas import Ref, RequestBody, ResponseBody, Slug, Tier, Title, WithActions
+from governance.environments.states import ProfileStatus
 
 Image = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$", max_length=500)]
 Egress = Literal["none", "proxy", "open"]
-ProfileStatus = Literal["active", "retired"]
 Cpu = Annotated[float, Field(gt=0, le=256)]
 MemoryGb = Annotated[float, Field(gt=0, le=4096)]
 Gpu = Annotated[int, Field(ge=0, le=16)]
@@ -100,7 +100,8 @@ class ProfileUpdate(RequestBody):
     all_projects: bool | None = None
     projects: ProjectRefs | None = None
     status: ProfileStatus | None = Field(
-        None, description="active ⇄ retired; retiring stops servers using it"
+        None,
+        description="active ⇄ retired (the moves retire and reactivate); retiring stops servers using it",
     )
 
     @field_validator("allowed_networks")
@@ -109,7 +110,7 @@ class ProfileUpdate(RequestBody):
         return None if value is None else normalise_networks(value)
 
 
-class ProfileOut(ResponseBody):
+class ProfileOut(ResponseBody, WithActions):
     id: uuid.UUID
     slug: str
     title: str
@@ -130,4 +131,3 @@ class ProfileOut(ResponseBody):
     status: str
     created_at: datetime
     updated_at: datetime
-    allowed_actions: list[str] = []

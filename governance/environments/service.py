@@ -12,10 +12,12 @@ from sqlalchemy.orm import Session
 from governance.audit.record import record
 from governance.auth.principal import Principal
 from governance.core.errors import DuplicateError, InvalidInput
+from governance.core.transitions import perform
 from governance.enforcement.triggers import access_changed
-from governance.environments.lifecycle import PROFILE_ACTION_FOR_STATUS, PROFILE_LIFECYCLE
+from governance.environments.lifecycle import PROFILE_LIFECYCLE
 from governance.environments.repository import allowed_project_ids, find_profile
 from governance.environments.schemas import ProfileCreate, ProfileUpdate
+from governance.environments.states import PROFILE_ACTION_FOR_STATUS, ProfileStatus
 from governance.models.environments import EnvironmentProfile, ProfileProject
 from governance.models.projects import Project
 from governance.projects.repository import ref_clause
@@ -48,7 +50,9 @@ def create_profile(session: Session, principal: Principal, body: ProfileCreate) 
     if find_profile(session, body.slug) is not None:
         raise DuplicateError(f"an environment profile with the slug {body.slug!r} already exists")
     project_ids = _project_ids(session, body.projects)
-    profile = EnvironmentProfile(id=uuid.uuid4(), status="active", **body.model_dump(exclude={"projects"}))
+    profile = EnvironmentProfile(
+        id=uuid.uuid4(), status=ProfileStatus.active, **body.model_dump(exclude={"projects"})
+    )
     session.add(profile)
     session.flush()
     _set_projects(session, profile.id, project_ids)
@@ -83,8 +87,6 @@ def _narrowed(profile: EnvironmentProfile, changes: dict[str, Any]) -> bool:
         return True
     if changes.get("mfa_required") and not profile.mfa_required:
         return True
-    if changes.get("status") == "retired":
-        return True
     if changes.get("all_projects") is False and profile.all_projects:
         return True
     return "allowed_networks" in changes and _networks_narrowed(
@@ -105,10 +107,13 @@ def update_profile(
     all_projects = changes.get("all_projects", profile.all_projects)
     if all_projects and refs:
         raise InvalidInput("name projects only when all_projects is false")
-    if "status" in changes:
-        changes["status"] = PROFILE_LIFECYCLE.next_state(
-            profile.status, PROFILE_ACTION_FOR_STATUS[changes["status"]]
-        )
+    status = changes.pop("status", None)
+    if status is not None:
+        # The declared move (retire or reactivate): checked, audited and its effects run, or a 409 naming
+        # the moves open to the caller. First, so a refused move leaves the rest of the PATCH undone too.
+        perform(session, principal, PROFILE_LIFECYCLE, profile, PROFILE_ACTION_FOR_STATUS[status])
+        if not changes and refs is None:
+            return profile
     old_projects = allowed_project_ids(session, profile.id)
     new_projects = old_projects if refs is None else _project_ids(session, refs)
     if all_projects:
@@ -124,7 +129,9 @@ def update_profile(
         summary["projects_removed"] = sorted(map(str, old_projects - new_projects))
     session.flush()
     record(session, principal, "profile.update", "environment_profile", profile.id, summary=summary)
-    if narrowed:
+    if status == ProfileStatus.retired:
+        pass  # the retire move re-checked every running server already
+    elif narrowed:
         access_changed(session, "profile.update")
     elif not all_projects:
         for project_id in sorted(old_projects - new_projects):

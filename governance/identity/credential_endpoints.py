@@ -1,41 +1,45 @@
-"""A user's accreditations and signed agreements (thin: parse, authorise, call the service, commit)."""
+"""A user's accreditations and signed agreements (thin: parse, authorise, call the service; the request's
+session commits). The moves (verify, revoke) are generated from their declarations in lifecycle.py."""
 
 from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
+from sqlalchemy.orm import Session
 
-from governance.auth.dependencies import DbSession, require, require_any
+from governance.auth.dependencies import DbSession
 from governance.auth.principal import Principal
 from governance.core.pagination import Page
 from governance.core.responses import READ, WRITE
 from governance.core.schemas import LIST_LIMIT
+from governance.core.transition_routes import add_transition_routes
+from governance.core.transitions import actions_for
 from governance.identity import credentials, repository
+from governance.identity.auth import AccreditationsRecord, AgreementsSign, CredentialsRead
 from governance.identity.lifecycle import ACCREDITATION_LIFECYCLE, AGREEMENT_LIFECYCLE
 from governance.identity.schemas import (
     AccreditationCreate,
     AccreditationOut,
     AgreementCreate,
     AgreementOut,
-    RevokeBody,
 )
 from governance.models.identity import Accreditation, Agreement
 
 router = APIRouter(prefix="/api/v1/users/{user_ref}", tags=["accreditations and agreements"])
 
 
-def _accreditation_out(row: Accreditation) -> AccreditationOut:
+def _accreditation_out(session: Session, principal: Principal, row: Accreditation) -> AccreditationOut:
     out = AccreditationOut.model_validate(row)
-    out.status = credentials.accreditation_state(row)
-    out.allowed_actions = ACCREDITATION_LIFECYCLE.allowed_actions(out.status)
+    out.status = ACCREDITATION_LIFECYCLE.state_of(row)
+    out.set_actions(actions_for(session, principal, ACCREDITATION_LIFECYCLE, row))
     return out
 
 
-def _agreement_out(row: Agreement) -> AgreementOut:
+def _agreement_out(session: Session, principal: Principal, row: Agreement) -> AgreementOut:
     out = AgreementOut.model_validate(row)
-    out.status = credentials.agreement_state(row)
-    out.allowed_actions = AGREEMENT_LIFECYCLE.allowed_actions(out.status)
+    out.status = AGREEMENT_LIFECYCLE.state_of(row)
+    out.set_actions(actions_for(session, principal, AGREEMENT_LIFECYCLE, row))
     return out
 
 
@@ -48,13 +52,13 @@ def _agreement_out(row: Agreement) -> AgreementOut:
 def list_accreditations(
     user_ref: str,
     session: DbSession,
-    principal: Principal = Depends(require("read:me")),
+    principal: CredentialsRead,
     limit: LIST_LIMIT = 50,
     cursor: str | None = Query(None, max_length=200),
 ) -> Page[AccreditationOut]:
     user = repository.get_credentials_owner(session, principal, user_ref)
     rows, next_cursor = repository.list_accreditations(session, user, limit=limit, cursor=cursor)
-    return Page(items=[_accreditation_out(r) for r in rows], next_cursor=next_cursor)
+    return Page(items=[_accreditation_out(session, principal, r) for r in rows], next_cursor=next_cursor)
 
 
 @router.post(
@@ -68,48 +72,30 @@ def create_accreditation(
     user_ref: str,
     body: AccreditationCreate,
     session: DbSession,
-    principal: Principal = Depends(require_any("write:me", "write:accreditations")),
+    principal: AccreditationsRecord,
 ) -> AccreditationOut:
     user = repository.get_credentials_owner(session, principal, user_ref)
     row = credentials.record_accreditation(session, principal, user, body)
-    return _accreditation_out(row)
+    return _accreditation_out(session, principal, row)
 
 
-@router.post(
-    "/accreditations/{accreditation_id}/verify",
-    summary="Verify someone else's accreditation against its evidence",
-    response_model=AccreditationOut,
-    responses=WRITE,
-)
-def verify_accreditation(
-    user_ref: str,
-    accreditation_id: uuid.UUID,
-    session: DbSession,
-    principal: Principal = Depends(require("write:accreditations")),
-) -> AccreditationOut:
+def _load_accreditation(
+    session: Session, principal: Principal, user_ref: str, accreditation_id: uuid.UUID
+) -> Accreditation:
     user = repository.get_credentials_owner(session, principal, user_ref)
-    row = repository.get_accreditation(session, user, accreditation_id)
-    credentials.verify_accreditation(session, principal, row)
-    return _accreditation_out(row)
+    return repository.get_accreditation(session, user, accreditation_id)
 
 
-@router.post(
-    "/accreditations/{accreditation_id}/revoke",
-    summary="Revoke an accreditation, with a reason (the user's servers are re-checked)",
+add_transition_routes(
+    router,
+    ACCREDITATION_LIFECYCLE,
+    path="/accreditations/{accreditation_id}",
+    params=[("user_ref", str), ("accreditation_id", uuid.UUID)],
+    load=_load_accreditation,
+    render=_accreditation_out,
     response_model=AccreditationOut,
-    responses=WRITE,
+    operation_prefix="accreditation",
 )
-def revoke_accreditation(
-    user_ref: str,
-    accreditation_id: uuid.UUID,
-    body: RevokeBody,
-    session: DbSession,
-    principal: Principal = Depends(require("write:accreditations")),
-) -> AccreditationOut:
-    user = repository.get_credentials_owner(session, principal, user_ref)
-    row = repository.get_accreditation(session, user, accreditation_id)
-    credentials.revoke_accreditation(session, principal, row, body.reason)
-    return _accreditation_out(row)
 
 
 @router.get(
@@ -121,13 +107,13 @@ def revoke_accreditation(
 def list_agreements(
     user_ref: str,
     session: DbSession,
-    principal: Principal = Depends(require("read:me")),
+    principal: CredentialsRead,
     limit: LIST_LIMIT = 50,
     cursor: str | None = Query(None, max_length=200),
 ) -> Page[AgreementOut]:
     user = repository.get_credentials_owner(session, principal, user_ref)
     rows, next_cursor = repository.list_agreements(session, user, limit=limit, cursor=cursor)
-    return Page(items=[_agreement_out(r) for r in rows], next_cursor=next_cursor)
+    return Page(items=[_agreement_out(session, principal, r) for r in rows], next_cursor=next_cursor)
 
 
 @router.post(
@@ -141,27 +127,27 @@ def sign_agreement(
     user_ref: str,
     body: AgreementCreate,
     session: DbSession,
-    principal: Principal = Depends(require("write:me")),
+    principal: AgreementsSign,
 ) -> AgreementOut:
     user = repository.get_credentials_owner(session, principal, user_ref)
     row = credentials.sign_agreement(session, principal, user, body)
-    return _agreement_out(row)
+    return _agreement_out(session, principal, row)
 
 
-@router.post(
-    "/agreements/{agreement_id}/revoke",
-    summary="Revoke a signed agreement, with a reason: it lapses now (the user's servers are re-checked)",
-    response_model=AgreementOut,
-    responses=WRITE,
-)
-def revoke_agreement(
-    user_ref: str,
-    agreement_id: uuid.UUID,
-    body: RevokeBody,
-    session: DbSession,
-    principal: Principal = Depends(require("write:accreditations")),
-) -> AgreementOut:
+def _load_agreement(
+    session: Session, principal: Principal, user_ref: str, agreement_id: uuid.UUID
+) -> Agreement:
     user = repository.get_credentials_owner(session, principal, user_ref)
-    row = repository.get_agreement(session, user, agreement_id)
-    credentials.revoke_agreement(session, principal, row, body.reason)
-    return _agreement_out(row)
+    return repository.get_agreement(session, user, agreement_id)
+
+
+add_transition_routes(
+    router,
+    AGREEMENT_LIFECYCLE,
+    path="/agreements/{agreement_id}",
+    params=[("user_ref", str), ("agreement_id", uuid.UUID)],
+    load=_load_agreement,
+    render=_agreement_out,
+    response_model=AgreementOut,
+    operation_prefix="agreement",
+)

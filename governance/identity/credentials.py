@@ -1,4 +1,7 @@
-"""Safe People evidence: accreditations (recorded, then verified by someone else) and signed agreements."""
+"""Safe People evidence: accreditations (recorded, then verified by someone else) and signed agreements.
+
+Verifying and revoking are declared moves (lifecycle.py); this module records and signs.
+"""
 
 from __future__ import annotations
 
@@ -9,31 +12,20 @@ from sqlalchemy.orm import Session
 
 from governance.audit.record import record
 from governance.auth.principal import Principal
+from governance.auth.scopes import Scope
 from governance.core.clock import as_utc, utcnow
-from governance.core.errors import Conflict, DuplicateError, Forbidden, InvalidInput, SeparationOfDuties
-from governance.enforcement.triggers import access_changed
-from governance.identity.lifecycle import ACCREDITATION_LIFECYCLE, AGREEMENT_LIFECYCLE
+from governance.core.errors import Conflict, DuplicateError, Forbidden, InvalidInput
 from governance.identity.schemas import AccreditationCreate, AgreementCreate
+from governance.identity.states import UserStatus
 from governance.models.identity import Accreditation, Agreement, User
-
-
-def accreditation_state(row: Accreditation) -> str:
-    if row.revoked_at is not None:
-        return "revoked"
-    return "verified" if row.verified_at is not None else "unverified"
-
-
-def agreement_state(row: Agreement) -> str:
-    expires = as_utc(row.expires_at)
-    return "in_force" if expires is None or expires > utcnow() else "lapsed"
 
 
 def record_accreditation(
     session: Session, principal: Principal, user: User, body: AccreditationCreate
 ) -> Accreditation:
-    if user.id != principal.user_id and not principal.has("write:accreditations"):
+    if user.id != principal.user_id and not principal.has(Scope.write_accreditations):
         raise Forbidden("you may record only your own accreditations; others' need write:accreditations")
-    if user.status == "deactivated":
+    if user.status == UserStatus.deactivated:
         raise Conflict(f"{user.username} is deactivated; accreditations cannot be recorded for them")
     same = session.scalars(
         select(Accreditation).where(
@@ -58,36 +50,6 @@ def record_accreditation(
         row.id,
         summary={"user": user.username, "kind": row.kind, "issuer": row.issuer, "expires_at": row.expires_at},
     )
-    return row
-
-
-def verify_accreditation(session: Session, principal: Principal, row: Accreditation) -> Accreditation:
-    ACCREDITATION_LIFECYCLE.next_state(accreditation_state(row), "verify")
-    if row.user_id == principal.user_id:
-        raise SeparationOfDuties("nobody may verify their own accreditation; ask another data steward")
-    row.verified_by_id, row.verified_at = principal.user_id, utcnow()
-    session.flush()
-    record(
-        session, principal, "accreditation.verify", "accreditation", row.id, summary={"user_id": row.user_id}
-    )
-    return row
-
-
-def revoke_accreditation(
-    session: Session, principal: Principal, row: Accreditation, reason: str
-) -> Accreditation:
-    ACCREDITATION_LIFECYCLE.next_state(accreditation_state(row), "revoke")
-    row.revoked_at = utcnow()
-    session.flush()
-    record(
-        session,
-        principal,
-        "accreditation.revoke",
-        "accreditation",
-        row.id,
-        summary={"user_id": row.user_id, "reason": reason},
-    )
-    access_changed(session, "accreditation.revoke", user_id=row.user_id)
     return row
 
 
@@ -117,27 +79,4 @@ def sign_agreement(session: Session, principal: Principal, user: User, body: Agr
         row.id,
         summary={"version": row.version, "expires_at": row.expires_at},
     )
-    return row
-
-
-def revoke_agreement(session: Session, principal: Principal, row: Agreement, reason: str) -> Agreement:
-    """An agreement has no revoked flag: revoking makes it lapse now, which every reader already honours."""
-    AGREEMENT_LIFECYCLE.next_state(agreement_state(row), "revoke")
-    previous = row.expires_at
-    row.expires_at = utcnow()
-    session.flush()
-    record(
-        session,
-        principal,
-        "agreement.revoke",
-        "agreement",
-        row.id,
-        summary={
-            "user_id": row.user_id,
-            "version": row.version,
-            "reason": reason,
-            "previous_expires_at": previous,
-        },
-    )
-    access_changed(session, "agreement.revoke", user_id=row.user_id)
     return row

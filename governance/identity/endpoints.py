@@ -1,27 +1,47 @@
-"""Organisation and user routes (thin: parse, authorise, call the service, commit)."""
+"""Organisation and user routes (thin: parse, authorise, call the service; the request's session commits).
+
+A user's moves (suspend, reactivate, deactivate) are declared in lifecycle.py and made by PATCH with a status.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
+from sqlalchemy.orm import Session
 
-from governance.auth.dependencies import DbSession, require, require_any
+from governance.auth.dependencies import DbSession
 from governance.auth.principal import Principal
 from governance.core.pagination import Page
 from governance.core.responses import COMMON, READ, WRITE
 from governance.core.schemas import LIST_LIMIT
+from governance.core.transitions import actions_for
 from governance.identity import organisations, repository, users_service
+from governance.identity.auth import (
+    OrganisationsRead,
+    OrganisationsWrite,
+    UsersCreate,
+    UsersEdit,
+    UsersRead,
+)
+from governance.identity.lifecycle import USER_LIFECYCLE
 from governance.identity.schemas import (
     OrganisationCreate,
     OrganisationOut,
     OrganisationUpdate,
     UserCreate,
     UserOut,
-    UserStatus,
     UserUpdate,
 )
+from governance.identity.states import UserStatus
+from governance.models.identity import User
 
 organisations_router = APIRouter(prefix="/api/v1/organisations", tags=["organisations"])
 users_router = APIRouter(prefix="/api/v1/users", tags=["users"])
+
+
+def _user_out(session: Session, principal: Principal, user: User) -> UserOut:
+    out = UserOut.model_validate(user)
+    out.set_actions(actions_for(session, principal, USER_LIFECYCLE, user))
+    return out
 
 
 @organisations_router.get(
@@ -29,7 +49,7 @@ users_router = APIRouter(prefix="/api/v1/users", tags=["users"])
 )
 def list_organisations(
     session: DbSession,
-    _principal: Principal = Depends(require("read:organisations")),
+    _principal: OrganisationsRead,
     q: str | None = Query(None, max_length=100, description="Text in the slug or name"),
     limit: LIST_LIMIT = 50,
     cursor: str | None = Query(None, max_length=200),
@@ -48,7 +68,7 @@ def list_organisations(
 def create_organisation(
     body: OrganisationCreate,
     session: DbSession,
-    principal: Principal = Depends(require("write:organisations")),
+    principal: OrganisationsWrite,
 ) -> OrganisationOut:
     org = organisations.create_organisation(session, principal, body)
     return OrganisationOut.model_validate(org)
@@ -57,9 +77,7 @@ def create_organisation(
 @organisations_router.get(
     "/{org_ref}", summary="Read an organisation by id or slug", response_model=OrganisationOut, responses=READ
 )
-def get_organisation(
-    org_ref: str, session: DbSession, _principal: Principal = Depends(require("read:organisations"))
-) -> OrganisationOut:
+def get_organisation(org_ref: str, session: DbSession, _principal: OrganisationsRead) -> OrganisationOut:
     return OrganisationOut.model_validate(repository.get_organisation(session, org_ref))
 
 
@@ -70,7 +88,7 @@ def update_organisation(
     org_ref: str,
     body: OrganisationUpdate,
     session: DbSession,
-    principal: Principal = Depends(require("write:organisations")),
+    principal: OrganisationsWrite,
 ) -> OrganisationOut:
     org = repository.get_organisation(session, org_ref)
     organisations.update_organisation(session, principal, org, body)
@@ -85,7 +103,7 @@ def update_organisation(
 )
 def list_users(
     session: DbSession,
-    principal: Principal = Depends(require("read:me")),
+    principal: UsersRead,
     status_: UserStatus | None = Query(None, alias="status"),
     q: str | None = Query(None, max_length=100, description="Text in the username, display name or email"),
     limit: LIST_LIMIT = 50,
@@ -94,7 +112,7 @@ def list_users(
     rows, next_cursor = repository.list_users(
         session, principal, status=status_, q=q, limit=limit, cursor=cursor
     )
-    return Page(items=[UserOut.model_validate(u) for u in rows], next_cursor=next_cursor)
+    return Page(items=[_user_out(session, principal, u) for u in rows], next_cursor=next_cursor)
 
 
 @users_router.post(
@@ -104,20 +122,16 @@ def list_users(
     response_model=UserOut,
     responses=WRITE,
 )
-def create_user(
-    body: UserCreate, session: DbSession, principal: Principal = Depends(require("write:users"))
-) -> UserOut:
+def create_user(body: UserCreate, session: DbSession, principal: UsersCreate) -> UserOut:
     user = users_service.create_user(session, principal, body)
-    return UserOut.model_validate(user)
+    return _user_out(session, principal, user)
 
 
 @users_router.get(
     "/{user_ref}", summary="Read a user by id or username", response_model=UserOut, responses=READ
 )
-def get_user(
-    user_ref: str, session: DbSession, principal: Principal = Depends(require("read:me"))
-) -> UserOut:
-    return UserOut.model_validate(repository.get_visible_user(session, principal, user_ref))
+def get_user(user_ref: str, session: DbSession, principal: UsersRead) -> UserOut:
+    return _user_out(session, principal, repository.get_visible_user(session, principal, user_ref))
 
 
 @users_router.patch(
@@ -130,8 +144,8 @@ def update_user(
     user_ref: str,
     body: UserUpdate,
     session: DbSession,
-    principal: Principal = Depends(require_any("write:me", "write:users")),
+    principal: UsersEdit,
 ) -> UserOut:
     user = repository.get_visible_user(session, principal, user_ref, for_update=True)
     users_service.update_user(session, principal, user, body)
-    return UserOut.model_validate(user)
+    return _user_out(session, principal, user)

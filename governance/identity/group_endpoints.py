@@ -1,19 +1,19 @@
-"""Group and role-binding routes (thin: parse, authorise, call the service, commit)."""
+"""Group and role-binding routes (thin: parse, authorise, call the service; the request's session commits)."""
 
 from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from governance.auth.dependencies import DbSession, require
-from governance.auth.principal import Principal
+from governance.auth.dependencies import DbSession
 from governance.core.pagination import Page
 from governance.core.responses import COMMON, READ, WRITE
 from governance.core.schemas import LIST_LIMIT, Username
 from governance.identity import groups, repository, role_bindings
+from governance.identity.auth import GroupsRead, GroupsWrite, RoleBindingsRead, RoleBindingsWrite
 from governance.identity.schemas import (
     GroupCreate,
     GroupMemberCreate,
@@ -76,7 +76,7 @@ def _binding_out(
 @groups_router.get("", summary="List groups", response_model=Page[GroupOut], responses=COMMON)
 def list_groups(
     session: DbSession,
-    _principal: Principal = Depends(require("read:groups")),
+    _principal: GroupsRead,
     q: str | None = Query(None, max_length=100, description="Text in the group name"),
     limit: LIST_LIMIT = 50,
     cursor: str | None = Query(None, max_length=200),
@@ -92,9 +92,7 @@ def list_groups(
     response_model=GroupOut,
     responses=WRITE,
 )
-def create_group(
-    body: GroupCreate, session: DbSession, principal: Principal = Depends(require("write:groups"))
-) -> GroupOut:
+def create_group(body: GroupCreate, session: DbSession, principal: GroupsWrite) -> GroupOut:
     group = groups.create_group(session, principal, body)
     return GroupOut.model_validate(group)
 
@@ -102,9 +100,7 @@ def create_group(
 @groups_router.get(
     "/{group_ref}", summary="Read a group by id or name", response_model=GroupOut, responses=READ
 )
-def get_group(
-    group_ref: str, session: DbSession, _principal: Principal = Depends(require("read:groups"))
-) -> GroupOut:
+def get_group(group_ref: str, session: DbSession, _principal: GroupsRead) -> GroupOut:
     return GroupOut.model_validate(repository.get_group(session, group_ref))
 
 
@@ -115,7 +111,7 @@ def update_group(
     group_ref: str,
     body: GroupUpdate,
     session: DbSession,
-    principal: Principal = Depends(require("write:groups")),
+    principal: GroupsWrite,
 ) -> GroupOut:
     group = repository.get_group(session, group_ref)
     groups.update_group(session, principal, group, body)
@@ -131,7 +127,7 @@ def update_group(
 def list_group_members(
     group_ref: str,
     session: DbSession,
-    _principal: Principal = Depends(require("read:groups")),
+    _principal: GroupsRead,
     limit: LIST_LIMIT = 50,
     cursor: str | None = Query(None, max_length=200),
 ) -> Page[GroupMemberOut]:
@@ -152,7 +148,7 @@ def add_group_member(
     group_ref: str,
     body: GroupMemberCreate,
     session: DbSession,
-    principal: Principal = Depends(require("write:groups")),
+    principal: GroupsWrite,
 ) -> GroupMemberOut:
     group = repository.get_group(session, group_ref)
     row, _user = groups.add_member(session, principal, group, body.username)
@@ -169,7 +165,7 @@ def remove_group_member(
     group_ref: str,
     user_id: uuid.UUID,
     session: DbSession,
-    principal: Principal = Depends(require("write:groups")),
+    principal: GroupsWrite,
 ) -> GroupMemberOut:
     group = repository.get_group(session, group_ref)
     row = groups.remove_member(session, principal, group, user_id)
@@ -182,7 +178,7 @@ def remove_group_member(
 )
 def list_role_bindings(
     session: DbSession,
-    _principal: Principal = Depends(require("read:role-bindings")),
+    _principal: RoleBindingsRead,
     role: RoleName | None = Query(None),
     user: Username | None = Query(None, description="Username"),
     group: GroupName | None = Query(None, description="Group name or id"),
@@ -206,7 +202,7 @@ def list_role_bindings(
 def create_role_binding(
     body: RoleBindingCreate,
     session: DbSession,
-    principal: Principal = Depends(require("write:role-bindings")),
+    principal: RoleBindingsWrite,
 ) -> RoleBindingOut:
     row = role_bindings.create_role_binding(session, principal, body)
     return _binding_out(session, row)
@@ -216,7 +212,7 @@ def create_role_binding(
     "/{binding_id}", summary="Read a role binding", response_model=RoleBindingOut, responses=READ
 )
 def get_role_binding(
-    binding_id: uuid.UUID, session: DbSession, _principal: Principal = Depends(require("read:role-bindings"))
+    binding_id: uuid.UUID, session: DbSession, _principal: RoleBindingsRead
 ) -> RoleBindingOut:
     return _binding_out(session, repository.get_role_binding(session, binding_id))
 
@@ -228,7 +224,7 @@ def get_role_binding(
     responses=WRITE,
 )
 def delete_role_binding(
-    binding_id: uuid.UUID, session: DbSession, principal: Principal = Depends(require("write:role-bindings"))
+    binding_id: uuid.UUID, session: DbSession, principal: RoleBindingsWrite
 ) -> RoleBindingOut:
     row = repository.get_role_binding(session, binding_id)
     out = _binding_out(session, row)

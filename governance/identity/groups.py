@@ -8,15 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from governance.audit.record import record
+from governance.auth.duties import independence
 from governance.auth.principal import Principal
-from governance.core.errors import (
-    Conflict,
-    DuplicateError,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    SeparationOfDuties,
-)
+from governance.auth.scopes import Scope
+from governance.core.errors import Conflict, DuplicateError, Forbidden, InvalidInput, NotFound
 from governance.enforcement.triggers import access_changed
 from governance.identity.repository import find_group, group_member
 from governance.identity.schemas import GroupCreate, GroupUpdate
@@ -65,11 +60,22 @@ def add_member(
     if group_member(session, group.id, user.id) is not None:
         raise DuplicateError(f"{user.username} is already a member of group {group.name!r}")
     roles = sorted(set(session.scalars(select(RoleBinding.role).where(RoleBinding.group_id == group.id))))
-    if roles and user.id == principal.user_id:
-        raise SeparationOfDuties(
-            f"group {group.name!r} carries the roles {', '.join(roles)}; nobody may add themselves to it"
+    if roles:
+        refusal = independence(
+            session,
+            principal,
+            doing="add members to it",
+            parties=(
+                (
+                    user.id,
+                    f"group {group.name!r} carries the roles {', '.join(roles)}; "
+                    "nobody may add themselves to it",
+                ),
+            ),
         )
-    if roles and not principal.has("write:role-bindings"):
+        if refusal is not None:
+            raise refusal.error()
+    if roles and not principal.has(Scope.write_role_bindings):
         raise Forbidden(
             f"group {group.name!r} carries roles ({', '.join(roles)}), "
             "so adding members to it needs write:role-bindings"

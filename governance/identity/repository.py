@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import Session
 
 from governance.auth.principal import Principal
+from governance.auth.scopes import Scope
 from governance.core.errors import InvalidInput, NotFound
 from governance.core.ids import parse_uuid
 from governance.core.pagination import keyset_page
@@ -24,11 +25,11 @@ from governance.models.identity import (
 
 
 def sees_all_users(principal: Principal) -> bool:
-    return principal.sees_all or principal.has("read:users")
+    return principal.sees_all or principal.has(Scope.read_users)
 
 
 def sees_all_credentials(principal: Principal) -> bool:
-    return principal.sees_all or principal.has("read:accreditations")
+    return principal.sees_all or principal.has(Scope.read_accreditations)
 
 
 def user_ref_clause(ref: str) -> ColumnElement[bool]:
@@ -173,6 +174,11 @@ def list_group_members(
 
 def group_member(session: Session, group_id: uuid.UUID, user_id: uuid.UUID) -> GroupMember | None:
     return session.get(GroupMember, (group_id, user_id))
+
+
+def group_member_ids(session: Session, group_id: uuid.UUID) -> list[uuid.UUID]:
+    """Everyone in a group: whoever gives the group a role gives it to them (separation of duties)."""
+    return list(session.scalars(select(GroupMember.user_id).where(GroupMember.group_id == group_id)))
 
 
 def list_role_bindings(

@@ -1,4 +1,8 @@
-"""Role bindings: granted by holders of write:role-bindings, never to themselves."""
+"""Role bindings: granted by holders of write:role-bindings, never to themselves (not even through a group).
+
+Not a lifecycle (a binding exists or not), but its separation of duties goes through auth/duties like every
+other: the parties are the person given the role, or the members of the group given it.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from governance.audit.record import record
+from governance.auth.duties import independence
 from governance.auth.principal import Principal
-from governance.core.errors import Conflict, DuplicateError, InvalidInput, SeparationOfDuties
+from governance.core.errors import Conflict, DuplicateError, InvalidInput
 from governance.enforcement.triggers import access_changed
-from governance.identity.repository import find_group, group_member
+from governance.identity.repository import find_group, group_member_ids
 from governance.identity.schemas import RoleBindingCreate
+from governance.identity.states import UserStatus
 from governance.identity.users_service import user_named
 from governance.models.identity import RoleBinding
 
@@ -24,9 +30,15 @@ def create_role_binding(session: Session, principal: Principal, body: RoleBindin
     group_id: uuid.UUID | None = None
     if body.username is not None:
         user = user_named(session, body.username)
-        if user.id == principal.user_id:
-            raise SeparationOfDuties("nobody may grant a role to themselves; ask another administrator")
-        if user.status == "deactivated":
+        refusal = independence(
+            session,
+            principal,
+            doing="grant this role",
+            parties=((user.id, "nobody may grant a role to themselves; ask another administrator"),),
+        )
+        if refusal is not None:
+            raise refusal.error()
+        if user.status == UserStatus.deactivated:
             raise Conflict(f"{user.username} is deactivated and cannot be given roles")
         if body.role in SERVICE_ONLY_ROLES and user.kind != "service":
             raise InvalidInput(f"the {body.role} role is for service accounts; {user.username} is a person")
@@ -38,10 +50,15 @@ def create_role_binding(session: Session, principal: Principal, body: RoleBindin
             raise InvalidInput(f"there is no group {body.group!r}")
         if body.role in SERVICE_ONLY_ROLES:
             raise InvalidInput(f"the {body.role} role is bound to service accounts, not groups")
-        if group_member(session, group.id, principal.user_id) is not None:
-            raise SeparationOfDuties(
-                f"you are a member of group {group.name!r}, so granting it a role would grant it to you"
-            )
+        reason = f"you are a member of group {group.name!r}, so granting it a role would grant it to you"
+        refusal = independence(
+            session,
+            principal,
+            doing="grant this role",
+            parties=[(member, reason) for member in group_member_ids(session, group.id)],
+        )
+        if refusal is not None:
+            raise refusal.error()
         group_id, subject = group.id, f"group {group.name}"
     duplicate = session.scalar(
         select(RoleBinding.id).where(

@@ -8,7 +8,15 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from governance.datasets.states import AccessRequestStatus, DatasetStatus
 from governance.models.base import Base, CreatedMixin, IdMixin, TimestampsMixin
+
+DATASET_STATES = tuple(s.value for s in DatasetStatus)
+ACCESS_REQUEST_STATES = tuple(s.value for s in AccessRequestStatus)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} in ({','.join(repr(v) for v in values)})"
 
 
 class Dataset(IdMixin, TimestampsMixin, Base):
@@ -23,7 +31,7 @@ class Dataset(IdMixin, TimestampsMixin, Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     __table_args__ = (
         CheckConstraint("tier between 0 and 4", name="tier"),
-        CheckConstraint("status in ('active','retired')", name="status"),
+        CheckConstraint(_in("status", DATASET_STATES), name="status"),
         Index("ix_datasets_created_at_id", "created_at", "id"),
     )
 
@@ -40,7 +48,7 @@ class AccessRequest(IdMixin, TimestampsMixin, Base):
     decision_note: Mapped[str] = mapped_column(Text, default="")
     requested_expires_at: Mapped[datetime | None]
     __table_args__ = (
-        CheckConstraint("status in ('pending','approved','rejected')", name="status"),
+        CheckConstraint(_in("status", ACCESS_REQUEST_STATES), name="status"),
         Index("ix_access_requests_created_at_id", "created_at", "id"),
     )
 

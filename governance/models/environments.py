@@ -7,7 +7,14 @@ import uuid
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from governance.environments.states import ProfileStatus
 from governance.models.base import Base, IdMixin, TimestampsMixin
+
+PROFILE_STATES = tuple(s.value for s in ProfileStatus)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} in ({','.join(repr(v) for v in values)})"
 
 
 class EnvironmentProfile(IdMixin, TimestampsMixin, Base):
@@ -28,6 +35,7 @@ class EnvironmentProfile(IdMixin, TimestampsMixin, Base):
     __table_args__ = (
         CheckConstraint("egress in ('none','proxy','open')", name="egress"),
         CheckConstraint("max_tier between 0 and 4", name="max_tier"),
+        CheckConstraint(_in("status", PROFILE_STATES), name="status"),
         Index("ix_environment_profiles_created_at_id", "created_at", "id"),
     )
 

@@ -8,7 +8,14 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from governance.identity.states import UserStatus
 from governance.models.base import Base, CreatedMixin, IdMixin, TimestampsMixin
+
+USER_STATES = tuple(s.value for s in UserStatus)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} in ({','.join(repr(v) for v in values)})"
 
 
 class Organisation(IdMixin, TimestampsMixin, Base):
@@ -30,7 +37,7 @@ class User(IdMixin, TimestampsMixin, Base):
     kind: Mapped[str] = mapped_column(String(16), default="person")
     __table_args__ = (
         UniqueConstraint("issuer", "subject"),
-        CheckConstraint("status in ('active','suspended','deactivated')", name="status"),
+        CheckConstraint(_in("status", USER_STATES), name="status"),
         CheckConstraint("kind in ('person','service')", name="kind"),
         Index("ix_users_created_at_id", "created_at", "id"),
     )
@@ -103,6 +110,10 @@ class ApiToken(IdMixin, CreatedMixin, Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     scopes: Mapped[list[str] | None]
     project_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    # The token that minted this one (never wider, never longer-lived); revoking it revokes this one.
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("api_tokens.id", ondelete="CASCADE"), index=True
+    )
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]

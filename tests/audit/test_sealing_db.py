@@ -154,7 +154,7 @@ def test_the_celery_task_and_the_cli_seal(small_checkpoints: Settings) -> None:
 
     app = make_celery()
     assert "audit.seal" in app.tasks
-    assert app.conf.beat_schedule["audit-seal"]["task"] == "audit.seal"
+    assert app.conf.beat_schedule["audit.seal"]["task"] == "audit.seal"
     append(2)
     result = declared_jobs()["audit.seal"].body()
     assert result["sealed"] >= 2 and not result["busy"]

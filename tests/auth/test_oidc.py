@@ -13,6 +13,8 @@ from fastapi.testclient import TestClient
 from governance.app import create_app
 from governance.auth import oidc
 from governance.config import get_settings
+from governance.core.db import transaction
+from governance.demo.seed import invite_demo_cast
 from tests.auth.oidc_issuer import LocalIssuer
 
 
@@ -27,6 +29,8 @@ def issuer() -> Iterator[LocalIssuer]:
 def oidc_client(db_url: str, issuer: LocalIssuer, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     monkeypatch.setenv("GOVERNANCE_OIDC_ISSUER", issuer.url)
     get_settings.cache_clear()
+    with transaction() as s:  # as the demo seed does when it knows the issuer: the cast awaits its logins
+        invite_demo_cast(s, issuer.url)
     oidc._verifiers.clear()
     with TestClient(create_app(), raise_server_exceptions=False) as c:
         yield c
@@ -63,7 +67,7 @@ def test_first_login_provisions_a_new_user_without_roles(
     assert _me(oidc_client, issuer.token("sub-alice"))[0] == 200  # alice claims her seeded account
     token_other = issuer.token("sub-other", preferred_username="alice")
     status, body = _me(oidc_client, token_other)
-    assert status == 403 and "another identity" in str(body["detail"])
+    assert status == 403 and "not linked to your identity" in str(body["detail"])
 
 
 def test_mfa_claims_reach_the_principal(oidc_client: TestClient, issuer: LocalIssuer) -> None:

@@ -195,3 +195,6 @@ scenario(
     actor="carol",
     parties={"anyone but the lead, the member or a steward": "alice"},
 )
+
+import tests.datasets.transition_scenarios  # noqa: E402,F401 - registers their scenarios
+import tests.identity.transition_scenarios  # noqa: E402,F401

@@ -36,7 +36,9 @@ def test_lead_asks_and_independent_steward_approves(
     client: TestClient, token_for: TokenFor, ids: dict[str, uuid.UUID]
 ) -> None:
     asked = _ask(client, token_for("alice"))
-    assert asked["status"] == "pending" and asked["allowed_actions"] == ["approve", "reject"]
+    assert asked["status"] == "pending" and asked["allowed_actions"] == []  # never her own approval
+    steward_view = client.get(f"/api/v1/access-requests/{asked['id']}", headers=token_for("sam")).json()
+    assert steward_view["allowed_actions"] == ["approve", "reject"]
     [event] = events("access-request.create")
     assert event.project_id == str(ids["diabetes-outcomes"])
     r = client.post(
@@ -245,7 +247,8 @@ def test_grants_list_and_revoke(
     [grant] = client.get(
         "/api/v1/grants", params={"project": "diabetes-outcomes", "active": True}, headers=token_for("alice")
     ).json()["items"]
-    assert grant["dataset_id"] == str(ids["hospital-episodes"]) and grant["allowed_actions"] == ["revoke"]
+    assert grant["dataset_id"] == str(ids["hospital-episodes"]) and grant["allowed_actions"] == []
+    assert client.get(f"/api/v1/grants/{grant['id']}", headers=sam).json()["allowed_actions"] == ["revoke"]
     assert client.get("/api/v1/grants", headers=token_for("carol")).json()["items"] == []
     problem(client.get(f"/api/v1/grants/{grant['id']}", headers=token_for("carol")), 404, "not-found")
     url = f"/api/v1/grants/{grant['id']}/revoke"

@@ -94,7 +94,7 @@ def test_retire_and_reactivate(
     )
     assert rechecks == [
         {
-            "cause": "dataset.update",
+            "cause": "dataset.retire",
             "project_id": None,
             "user_id": None,
             "dataset_id": str(ids["gp-prescribing"]),
@@ -114,11 +114,15 @@ def test_retire_and_reactivate(
     assert r.status_code == 200 and len(rechecks) == 1
     client.patch("/api/v1/datasets/gp-prescribing", json={"tier": 4}, headers=sam)
     assert len(rechecks) == 2
-    assert [e.summary["after"].get("status") for e in events("dataset.update")] == [
-        "retired",
-        "active",
-        None,
-        None,
+    # The status changes are the declared moves, audited as such; the other fields as an update.
+    assert [(e.summary["from"], e.summary["to"]) for e in events("dataset.retire")] == [("active", "retired")]
+    assert [(e.summary["from"], e.summary["to"]) for e in events("dataset.reactivate")] == [
+        ("retired", "active")
+    ]
+    assert [e.summary["after"] for e in events("dataset.update")] == [
+        {"title": "GP prescriptions"},
+        {"description": "only words"},
+        {"tier": 4},
     ]
     problem(
         client.patch(

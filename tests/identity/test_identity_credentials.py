@@ -29,7 +29,9 @@ def _record(client: TestClient, headers: dict[str, str], user: str, **extra: Any
 def test_researcher_records_own_accreditation_unverified(client: TestClient, token_for: TokenFor) -> None:
     body = _record(client, token_for("carol"), "carol")
     assert body["status"] == "unverified" and body["verified_at"] is None
-    assert body["allowed_actions"] == ["revoke", "verify"]
+    assert body["allowed_actions"] == []  # a researcher neither verifies nor revokes
+    steward = client.get("/api/v1/users/carol/accreditations", headers=token_for("sam")).json()["items"]
+    assert next(a for a in steward if a["id"] == body["id"])["allowed_actions"] == ["verify", "revoke"]
     [event] = events("accreditation.create")
     assert event.object_id == body["id"] and event.actor_username == "carol"
     items = client.get("/api/v1/users/carol/accreditations", headers=token_for("carol")).json()["items"]
@@ -138,9 +140,9 @@ def test_user_signs_own_agreement(client: TestClient, token_for: TokenFor) -> No
     r = client.post("/api/v1/users/carol/agreements", json={"version": "2026.2"}, headers=carol)
     assert r.status_code == 201, r.text
     body = r.json()
-    assert (
-        body["status"] == "in_force" and body["expires_at"] is None and body["allowed_actions"] == ["revoke"]
-    )
+    assert body["status"] == "in_force" and body["expires_at"] is None and body["allowed_actions"] == []
+    steward = client.get("/api/v1/users/carol/agreements", headers=token_for("sam")).json()["items"]
+    assert next(a for a in steward if a["id"] == body["id"])["allowed_actions"] == ["revoke"]
     signed = datetime.fromisoformat(body["signed_at"])
     assert abs((signed - datetime.now(UTC)).total_seconds()) < 60
     [event] = events("agreement.sign")
@@ -189,3 +191,17 @@ def test_steward_revokes_an_agreement(
         client.post(url, json={"reason": "again"}, headers=token_for("sam")), 409, "illegal-transition"
     )
     assert body["allowed_actions"] == []
+
+
+def test_promise_nobody_verifies_their_own_accreditation_and_the_button_says_why(
+    client: TestClient, token_for: TokenFor
+) -> None:
+    sam = token_for("sam")
+    own = _record(client, sam, "sam")
+    reasons = {u["action"]: u["reason"] for u in own["unavailable_actions"]}
+    assert own["allowed_actions"] == ["revoke"]
+    r = client.post(f"/api/v1/users/sam/accreditations/{own['id']}/verify", headers=sam)
+    assert problem(r, 403, "separation-of-duties")["detail"] == reasons["verify"]
+    assert reasons["verify"] == "nobody may verify their own accreditation; ask another data steward"
+    theirs = client.get("/api/v1/users/sam/accreditations", headers=token_for("stella")).json()["items"]
+    assert next(a for a in theirs if a["id"] == own["id"])["allowed_actions"] == ["verify", "revoke"]

@@ -175,3 +175,26 @@ def test_last_admin_binding_cannot_be_removed(client: TestClient, token_for: Tok
     problem(client.delete(f"/api/v1/role-bindings/{binding['id']}", headers=admin), 409, "conflict")
     assert events("role-binding.delete") == []
     assert client.get(f"/api/v1/role-bindings/{binding['id']}", headers=admin).status_code == 200
+
+
+def test_promise_a_role_cannot_be_granted_to_oneself_through_a_group(
+    client: TestClient, token_for: TokenFor
+) -> None:
+    """The group's members are the parties of the separation-of-duties check: any member who grants the
+    group a role is refused, with the reason, and nothing is written."""
+    admin = token_for("admin")
+    _group(client, admin, "auditors")
+    for who in ("carol", "admin"):
+        r = client.post("/api/v1/groups/auditors/members", json={"username": who}, headers=admin)
+        assert r.status_code == 201, r.text
+    r = client.post("/api/v1/role-bindings", json={"role": "auditor", "group": "auditors"}, headers=admin)
+    assert "member of group 'auditors'" in problem(r, 403, "separation-of-duties")["detail"]
+    assert events("role-binding.create") == []
+    r = client.delete(f"/api/v1/groups/auditors/members/{_user_id(client, admin, 'admin')}", headers=admin)
+    assert r.status_code == 200
+    r = client.post("/api/v1/role-bindings", json={"role": "auditor", "group": "auditors"}, headers=admin)
+    assert r.status_code == 201, r.text
+
+
+def _user_id(client: TestClient, headers: dict[str, str], username: str) -> str:
+    return str(client.get(f"/api/v1/users/{username}", headers=headers).json()["id"])

@@ -34,7 +34,7 @@ def test_the_sync_is_a_task_on_the_beat_schedule(db_url: str, monkeypatch: pytes
     get_settings.cache_clear()
     app = make_celery()
     assert "identity.sync" in declared_jobs()
-    assert app.conf.beat_schedule["identity-sync"] == {"task": "identity.sync", "schedule": 120.0}
+    assert app.conf.beat_schedule["identity.sync"] == {"task": "identity.sync", "schedule": 120.0}
     task = app.tasks["identity.sync"]
     assert task.autoretry_for == (KeycloakUnreachable,) and task.max_retries == 5 and task.acks_late
 

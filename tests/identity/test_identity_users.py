@@ -105,7 +105,7 @@ def test_suspension_lifecycle_and_recheck(
         409,
         "illegal-transition",
     )
-    assert body["allowed_actions"] == ["deactivate", "reactivate"]
+    assert sorted(body["allowed_actions"]) == ["deactivate", "reactivate"]
     assert (
         client.patch("/api/v1/users/bob", json={"status": "active"}, headers=admin).json()["status"]
         == "active"
@@ -117,17 +117,29 @@ def test_suspension_lifecycle_and_recheck(
         client.patch("/api/v1/users/bob", json={"status": "active"}, headers=admin), 409, "illegal-transition"
     )
     assert body["allowed_actions"] == [] and "none" in body["detail"]
-    assert [e.summary["after"]["status"] for e in events("user.update")] == [
-        "suspended",
-        "active",
-        "deactivated",
+    # Each status change is its declared move, audited as such (not as a profile update).
+    moves = sorted(
+        events("user.suspend") + events("user.reactivate") + events("user.deactivate"), key=lambda e: e.seq
+    )
+    assert [(e.action, e.summary["to"]) for e in moves] == [
+        ("user.suspend", "suspended"),
+        ("user.reactivate", "active"),
+        ("user.deactivate", "deactivated"),
     ]
+    assert events("user.update") == []
 
 
 def test_nobody_changes_their_own_status(client: TestClient, token_for: TokenFor) -> None:
-    r = client.patch("/api/v1/users/admin", json={"status": "suspended"}, headers=token_for("admin"))
-    problem(r, 403, "forbidden")
-    assert events("user.update") == []
+    admin = token_for("admin")
+    for status in ("suspended", "deactivated"):
+        r = client.patch("/api/v1/users/admin", json={"status": status}, headers=admin)
+        assert "your own account" in problem(r, 403, "separation-of-duties")["detail"]
+    me = client.get("/api/v1/users/admin", headers=admin).json()
+    reasons = {u["action"]: u["reason"] for u in me["unavailable_actions"]}
+    # The refusal and the button agree word for word.
+    assert me["allowed_actions"] == [] and reasons["deactivate"] == r.json()["detail"]
+    assert reasons["suspend"] == "you cannot suspend your own account; ask another administrator"
+    assert events("user.update") == [] and events("user.suspend") == [] and events("user.deactivate") == []
 
 
 def test_failed_patch_leaves_nothing_behind(client: TestClient, token_for: TokenFor) -> None:
