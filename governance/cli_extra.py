@@ -22,6 +22,16 @@ def register_extra_commands(main: click.Group) -> None:
     main.add_command(audit)
     main.add_command(keys)
     main.add_command(outputs)
+    main.add_command(transitions)
+
+
+@click.command()
+def transitions() -> None:
+    """Print every declared state transition (who may make it, what it refuses) as Markdown."""
+    import governance.app  # noqa: F401 - importing the app declares every lifecycle
+    from governance.core.transitions import table_markdown
+
+    click.echo(table_markdown())
 
 
 @click.group()

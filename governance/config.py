@@ -209,6 +209,22 @@ class Settings(BaseSettings):
     def approvals_required(self, tier: int) -> int:
         return self.approvals_by_tier.get(tier, max(self.approvals_by_tier.values(), default=1))
 
+    # Safe Outputs: each file's automated checks run in a child process under these limits
+    # (governance/outputs/check_process.py); a check that exceeds them gets an "error" result.
+    output_check_memory_bytes: int = Field(2 * 1024**3, ge=512 * 1024**2)  # address space (RLIMIT_AS)
+    output_check_timeout_seconds: float = Field(120.0, gt=0)  # wall time per check
+
+    # Safe People: whose word counts for a second factor in launch decisions. When true, a profile or tier
+    # that requires MFA is satisfied only by the user's own verified access token (`user_token`, its
+    # amr/acr), never by the hub's `auth` assertion. Default: true in production, false otherwise.
+    mfa_from_user_token_only: bool | None = None
+
+    @property
+    def mfa_needs_user_token(self) -> bool:
+        if self.mfa_from_user_token_only is not None:
+            return self.mfa_from_user_token_only
+        return self.env == "production"
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

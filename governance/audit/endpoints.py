@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
 from governance.audit import reports, repository
+from governance.audit.auth import AuditRead, AuditReadAll, AuditVerify
 from governance.audit.chain import format_timestamp
 from governance.audit.db_verify import verify_database
 from governance.audit.schemas import (
@@ -25,8 +26,7 @@ from governance.audit.schemas import (
     VerifyRequest,
 )
 from governance.audit.signing import published_keys, verification_keys
-from governance.auth.dependencies import DbSession, require
-from governance.auth.principal import Principal
+from governance.auth.dependencies import DbSession
 from governance.config import get_settings
 from governance.core.errors import InvalidInput
 from governance.core.pagination import Page
@@ -35,8 +35,6 @@ from governance.core.schemas import LIST_LIMIT
 from governance.core.tracing import span
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
-ReadAudit = Depends(require("read:audit"))
-Auditor = Depends(require("read:audit", "read:all"))
 
 
 @router.get(
@@ -47,7 +45,7 @@ Auditor = Depends(require("read:audit", "read:all"))
 )
 def list_events(
     session: DbSession,
-    principal: Principal = ReadAudit,
+    principal: AuditRead,
     actor: str | None = Query(None, max_length=64, description="Username or user id"),
     action: str | None = Query(None, max_length=64, description="Exact, or a prefix ending in '.'"),
     object_type: str | None = Query(None, max_length=32),
@@ -78,7 +76,8 @@ def list_events(
     rows, next_cursor = repository.list_events(
         session, principal, filters, order=order, limit=limit, cursor=cursor
     )
-    return Page(items=[AuditEventOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+    blinding = repository.blinding_for(session, principal)
+    return Page(items=[repository.event_out(r, blinding) for r in rows], next_cursor=next_cursor)
 
 
 @router.get(
@@ -87,8 +86,9 @@ def list_events(
     response_model=AuditEventOut,
     responses=READ,
 )
-def get_event(event_ref: str, session: DbSession, principal: Principal = ReadAudit) -> AuditEventOut:
-    return AuditEventOut.model_validate(repository.get_event(session, principal, event_ref))
+def get_event(event_ref: str, session: DbSession, principal: AuditRead) -> AuditEventOut:
+    event = repository.get_event(session, principal, event_ref)
+    return repository.event_out(event, repository.blinding_for(session, principal))
 
 
 @router.get(
@@ -99,7 +99,7 @@ def get_event(event_ref: str, session: DbSession, principal: Principal = ReadAud
 )
 def list_checkpoints(
     session: DbSession,
-    _principal: Principal = ReadAudit,
+    _principal: AuditRead,
     limit: int = Query(200, ge=1, le=1000),
     cursor: str | None = Query(None, max_length=200),
 ) -> CheckpointPage:
@@ -128,9 +128,7 @@ def checkpoint_keys(session: DbSession) -> PublicKeysOut:
     response_model=VerifyOut,
     responses=COMMON,
 )
-def verify(
-    body: VerifyRequest, session: DbSession, _principal: Principal = Depends(require("verify:audit"))
-) -> VerifyOut:
+def verify(body: VerifyRequest, session: DbSession, _principal: AuditVerify) -> VerifyOut:
     if body.to is not None and body.to < body.from_:
         raise InvalidInput(f"invalid range {body.from_}-{body.to}: it ends before it starts")
     settings = get_settings()
@@ -155,9 +153,7 @@ def verify(
     response_model=DatasetAccessReport,
     responses=READ,
 )
-def dataset_access(
-    dataset_ref: str, session: DbSession, _principal: Principal = Auditor
-) -> DatasetAccessReport:
+def dataset_access(dataset_ref: str, session: DbSession, _principal: AuditReadAll) -> DatasetAccessReport:
     return reports.dataset_access(session, dataset_ref)
 
 
@@ -170,7 +166,7 @@ def dataset_access(
 def project_decisions(
     project_ref: str,
     session: DbSession,
-    _principal: Principal = Auditor,
+    _principal: AuditReadAll,
     limit: LIST_LIMIT = 100,
     cursor: str | None = Query(None, max_length=200),
 ) -> ProjectDecisionsReport:
@@ -185,7 +181,7 @@ def project_decisions(
 )
 def releases(
     session: DbSession,
-    _principal: Principal = Auditor,
+    _principal: AuditReadAll,
     project: str | None = Query(None, max_length=64, description="Project id or slug"),
     limit: LIST_LIMIT = 50,
     cursor: str | None = Query(None, max_length=200),

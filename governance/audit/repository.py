@@ -1,5 +1,13 @@
 """Audit queries, always filtered by what the caller may see: everything with read:all, otherwise only
-the events of projects the caller leads or is an approved member of."""
+the events of projects the caller leads or is an approved member of.
+
+Blinding holds in the audit log too. For a project the caller is involved in (every project a member
+sees; for read:all holders, the projects they lead, created, edited or joined), output checkers' events
+are hidden while the request is under review (votes, and downloads — only checkers download then), and
+afterwards shown with the actor redacted (votes, releases, recalls, blocks, the votes' outcome, and
+checkers' downloads). Such callers get no event hashes either: a hash would let them confirm a guess
+of the redacted actor.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +16,28 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from governance.audit.checkpoints import Checkpoint
+from governance.audit.schemas import AuditEventOut
 from governance.audit.sql_store import checkpoint_of
+from governance.auth.duties import involved
 from governance.auth.principal import Principal
 from governance.core.errors import InvalidInput, NotFound
-from governance.core.ids import parse_uuid
-from governance.models import AuditCheckpoint, AuditEvent, Membership, Project
+from governance.core.ids import parse_seq, parse_uuid
+from governance.models import (
+    AuditCheckpoint,
+    AuditEvent,
+    Membership,
+    OutputFile,
+    OutputRequest,
+    Project,
+    ProjectEditor,
+)
+from governance.outputs.states import UNDER_REVIEW
 
 Order = Literal["asc", "desc"]
 
@@ -66,6 +85,126 @@ def visible_project_ids(session: Session, principal: Principal) -> list[str]:
     return sorted(str(i) for i in ids)
 
 
+# Events whose actor is an output checker (or that the votes made): never named to the project.
+CHECKER_ACTIONS = frozenset(
+    {
+        "output_review.vote",
+        "output_request.release",
+        "output_request.recall",
+        "output_request.block",
+        "output_request.approve",
+        "output_request.return",
+        "output_request.reject",
+    }
+)
+DOWNLOAD = "output_file.download"
+# Hidden altogether while the file's request is under review.
+HIDDEN_UNDER_REVIEW = ("output_review.vote", DOWNLOAD)
+
+
+@dataclass(frozen=True)
+class Blinding:
+    """What a caller involved in projects may not learn from the log (see the module's docstring)."""
+
+    project_ids: frozenset[str]  # projects the caller is involved in
+    under_review: tuple[str, ...]  # ids of those projects' files whose request is under review
+
+    @property
+    def active(self) -> bool:
+        return bool(self.project_ids)
+
+    def redacts(self, event: AuditEvent) -> bool:
+        if event.project_id not in self.project_ids:
+            return False
+        if event.action in CHECKER_ACTIONS:
+            return True
+        return event.action == DOWNLOAD and bool((event.summary or {}).get("checker"))
+
+
+def _involved_project_ids(session: Session, principal: Principal) -> set[str]:
+    """Projects a read:all holder is involved in (auth/duties.involved decides)."""
+    user_id = principal.user_id
+    candidates = set(
+        session.scalars(
+            select(Project.id).where(or_(Project.lead_id == user_id, Project.created_by_id == user_id))
+        )
+    )
+    candidates |= set(
+        session.scalars(
+            select(Membership.project_id).where(
+                Membership.user_id == user_id, Membership.removed_at.is_(None)
+            )
+        )
+    )
+    candidates |= set(
+        session.scalars(select(ProjectEditor.project_id).where(ProjectEditor.user_id == user_id))
+    )
+    if not candidates:
+        return set()
+    projects = session.scalars(select(Project).where(Project.id.in_(candidates)))
+    return {str(p.id) for p in projects if involved(session, p, user_id)}
+
+
+def blinding_for(session: Session, principal: Principal) -> Blinding:
+    key = ("audit-blinding", principal.user_id, principal.project_id, principal.sees_all)
+    memo: dict[Any, Blinding] = session.info.setdefault("audit_blinding", {})
+    if key not in memo:
+        if principal.sees_all:
+            ids = _involved_project_ids(session, principal)
+        else:
+            ids = set(visible_project_ids(session, principal))
+        files: list[str] = []
+        if ids:
+            files = [
+                str(f)
+                for f in session.scalars(
+                    select(OutputFile.id)
+                    .join(OutputRequest, OutputFile.request_id == OutputRequest.id)
+                    .where(
+                        OutputRequest.project_id.in_([parse_uuid(i) for i in ids]),
+                        OutputRequest.status.in_([s.value for s in UNDER_REVIEW]),
+                    )
+                )
+            ]
+        memo[key] = Blinding(frozenset(ids), tuple(files))
+    return memo[key]
+
+
+def _checker_event(blinding: Blinding) -> ColumnElement[bool]:
+    return and_(
+        AuditEvent.project_id.in_(sorted(blinding.project_ids)),
+        or_(
+            AuditEvent.action.in_(sorted(CHECKER_ACTIONS)),
+            and_(AuditEvent.action == DOWNLOAD, AuditEvent.summary["checker"].as_boolean().is_(True)),
+        ),
+    )
+
+
+def _blinded(
+    stmt: Select[tuple[AuditEvent]], blinding: Blinding, filters: EventFilters
+) -> Select[tuple[AuditEvent]]:
+    if blinding.under_review:
+        stmt = stmt.where(
+            ~and_(
+                AuditEvent.action.in_(HIDDEN_UNDER_REVIEW),
+                AuditEvent.object_id.in_(blinding.under_review),
+            )
+        )
+    if filters.actor:  # a redacted actor must not be found by asking for it
+        stmt = stmt.where(~_checker_event(blinding))
+    return stmt
+
+
+def event_out(event: AuditEvent, blinding: Blinding) -> AuditEventOut:
+    out = AuditEventOut.model_validate(event)
+    if blinding.active:
+        out.hash = out.prev_hash = None
+        if blinding.redacts(event):
+            out.actor_id = out.actor_username = None
+            out.redacted = True
+    return out
+
+
 def resolve_project(session: Session, ref: str) -> Project:
     as_id = parse_uuid(ref)
     project = session.scalar(select(Project).where(Project.id == as_id if as_id else Project.slug == ref))
@@ -105,6 +244,9 @@ def _filtered(session: Session, principal: Principal, filters: EventFilters) -> 
         stmt = stmt.where(AuditEvent.occurred_at >= filters.since)
     if filters.until:
         stmt = stmt.where(AuditEvent.occurred_at < filters.until)
+    blinding = blinding_for(session, principal)
+    if blinding.active:
+        stmt = _blinded(stmt, blinding, filters)
     return stmt
 
 
@@ -138,8 +280,8 @@ def get_event(session: Session, principal: Principal, event_ref: str) -> AuditEv
     stmt = _filtered(session, principal, EventFilters())
     if as_id is not None:
         stmt = stmt.where(AuditEvent.id == as_id)
-    elif event_ref.isdigit():
-        stmt = stmt.where(AuditEvent.seq == int(event_ref))
+    elif (seq := parse_seq(event_ref)) is not None:  # ASCII digits only: "²³".isdigit() is True
+        stmt = stmt.where(AuditEvent.seq == seq)
     else:
         raise NotFound(f"no audit event {event_ref!r} that you can see")
     event = session.scalar(stmt)

@@ -28,8 +28,16 @@ class AuditEventOut(ResponseBody):
     request_id: str | None
     source: str
     chain_index: int | None = Field(description="Position in the hash chain; null until the sealer chains it")
-    prev_hash: str | None
-    hash: str | None
+    prev_hash: str | None = Field(description="Withheld (null) from callers whose view is blinded")
+    hash: str | None = Field(
+        description="Withheld (null) from callers whose view is blinded: a hash would confirm a guess of a "
+        "redacted actor"
+    )
+    redacted: bool = Field(
+        False,
+        description="The actor (an output checker) is hidden from the project's members: reviewers stay "
+        "anonymous to the project",
+    )
 
 
 class CheckpointOut(BaseModel):

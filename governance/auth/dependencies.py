@@ -146,12 +146,3 @@ class Authorize:
 
     def __repr__(self) -> str:
         return f"Authorize({', '.join(self.scopes)}{', any_of=True' if self.any_of else ''})"
-
-
-def require(*scopes: str) -> Authorize:
-    """Shorthand kept while modules move to named dependencies in their auth.py."""
-    return Authorize(*(Scope(s) for s in scopes))
-
-
-def require_any(*scopes: str) -> Authorize:
-    return Authorize(*(Scope(s) for s in scopes), any_of=True)

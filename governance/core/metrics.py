@@ -1,8 +1,12 @@
-"""Prometheus metrics: one registry, served at /metrics."""
+"""Prometheus metrics: one registry, served at /metrics (GOVERNANCE_METRICS_TOKEN guards it in production)."""
 
 from __future__ import annotations
 
+import hmac
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from governance.config import get_settings
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -35,3 +39,30 @@ SEALER_LAG = Gauge(
 SERVERS_STOPPED = Counter(
     "governance_servers_stopped_total", "Servers stopped because access lapsed", registry=REGISTRY
 )
+DENIED_UNAUTHENTICATED = Counter(
+    "governance_denied_unauthenticated_total",
+    "Requests refused for want of valid credentials (401), by route template and reason",
+    ["route", "reason"],
+    registry=REGISTRY,
+)
+
+
+def metrics_refusal(authorization: str | None) -> str | None:
+    """Why GET /metrics is refused (None: it is not). The token is compared in constant time.
+
+    With GOVERNANCE_METRICS_TOKEN set, the bearer token must equal it; in production it must be set, so
+    the metrics (route names, volumes, queue depths) are never open to anyone who can reach the port.
+    """
+    settings = get_settings()
+    expected = settings.metrics_token
+    if not expected:
+        if settings.env == "production":
+            return (
+                "metrics need a bearer token in production: set GOVERNANCE_METRICS_TOKEN on the service "
+                "and give it to the scraper (Authorization: Bearer <token>)"
+            )
+        return None
+    scheme, _, sent = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(sent.strip().encode(), expected.encode()):
+        return "send the metrics token as 'Authorization: Bearer <GOVERNANCE_METRICS_TOKEN>'"
+    return None

@@ -2,15 +2,53 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from governance.core.ids import SLUG_PATTERN
+from governance.core.ids import SLUG_PATTERN, fits_int64
 
 
 class RequestBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    """Unknown fields, NaN/Infinity and integers past 64 bits are refused (422) before any code runs.
+
+    Optional fields default to None, meaning "not sent". A field a record cannot be without (an update's
+    title, say) belongs in `not_nullable`: an explicit null for it is then a 422 naming the field, instead
+    of reaching the database (where a NOT NULL violation is also answered 422; see core/problems.py).
+    """
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
+    not_nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numbers_fit(cls, data: Any) -> Any:
+        if _has_wide_int(data):
+            raise ValueError("integers must fit in 64 bits (from -2**63 to 2**63-1)")
+        return data
+
+    @model_validator(mode="after")
+    def _no_null_for_required_fields(self) -> Self:
+        sent_null = sorted(n for n in self.not_nullable & self.model_fields_set if getattr(self, n) is None)
+        if sent_null:
+            raise ValueError(
+                f"{', '.join(sent_null)} may not be null; send a value, or leave the field out to keep it"
+            )
+        return self
+
+
+def _has_wide_int(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return not fits_int64(value)
+    if depth > 64:
+        return False
+    if isinstance(value, dict):
+        return any(_has_wide_int(v, depth + 1) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_wide_int(v, depth + 1) for v in value)
+    return False
 
 
 class ResponseBody(BaseModel):

@@ -166,7 +166,7 @@ class Lifecycle(Generic[T]):
         for t in self.transitions:
             if t.name == action:
                 return t
-        raise NotFound(f"there is no move {action!r} for a {self.name}")
+        raise NotFound(f"there is no move {action!r} for {_a(self.name)}")
 
     @property
     def public(self) -> list[Transition[T]]:
@@ -191,6 +191,10 @@ class Actions:
         return next((u.reason for u in self.unavailable if u.action == action), None)
 
 
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
+
+
 def _words(name: str) -> str:
     return name.replace("_", " ")
 
@@ -198,14 +202,14 @@ def _words(name: str) -> str:
 def _state_refusal(lifecycle: Lifecycle[T], t: Transition[T], state: str) -> Refusal:
     sources = " or ".join(_words(s) for s in sorted(t.source))
     return conflict(
-        f"you cannot {_words(t.name)} a {lifecycle.name} that is {_words(state)}; "
+        f"you cannot {_words(t.name)} {_a(lifecycle.name)} that is {_words(state)}; "
         f"that is possible only when it is {sources}"
     )
 
 
 def _refusal(lifecycle: Lifecycle[T], t: Transition[T], move: Move[T]) -> Refusal | None:
     if t.scope is not None and not move.principal.has(t.scope):
-        return forbidden(f"you need the permission {t.scope} to {_words(t.name)} a {lifecycle.name}")
+        return forbidden(f"you need the permission {t.scope} to {_words(t.name)} {_a(lifecycle.name)}")
     if move.source not in t.source:
         return _state_refusal(lifecycle, t, move.source)
     if t.check is not None:
@@ -266,7 +270,7 @@ def perform(
     """
     t = lifecycle.get(action)
     if not t.public and not system:
-        raise NotFound(f"there is no move {action!r} open to people for a {lifecycle.name}")
+        raise NotFound(f"there is no move {action!r} open to people for {_a(lifecycle.name)}")
     _lock(session, obj)
     move = _move(session, principal, lifecycle, obj, t)
     move.body = body
@@ -274,7 +278,7 @@ def perform(
         allowed = actions_for(session, principal, lifecycle, obj).allowed if not system else []
         moves = ", ".join(allowed) if allowed else "none"
         raise IllegalTransition(
-            f"you cannot {_words(t.name)} a {lifecycle.name} that is {_words(move.source)}; "
+            f"you cannot {_words(t.name)} {_a(lifecycle.name)} that is {_words(move.source)}; "
             f"the moves open to you now are: {moves}",
             current_state=move.source,
             allowed_actions=allowed,
@@ -315,3 +319,25 @@ _REGISTRY: list[Lifecycle[Any]] = []
 def declare(lifecycle: Lifecycle[T]) -> Lifecycle[T]:
     _REGISTRY.append(lifecycle)
     return lifecycle
+
+
+def table_markdown() -> str:
+    """The declared transitions as Markdown (docs/architecture.md embeds it; a test keeps them equal)."""
+    lines: list[str] = []
+    for lc in sorted(all_lifecycles(), key=lambda lc: lc.object_type):
+        lines += [
+            f"#### {lc.name} (`{lc.object_type}`)",
+            "",
+            "| move | from | to | who (scope) | refuses | audit | by |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for t in lc.transitions:
+            by = "person" if t.public else "system"
+            if t.public and not t.route:
+                by = "person (own route)"
+            lines.append(
+                f"| {t.name} | {', '.join(sorted(t.source))} | {t.target} | {t.scope or '—'} | "
+                f"{', '.join(t.parties) or '—'} | `{t.audit}` | {by} |"
+            )
+        lines.append("")
+    return "\n".join(lines)

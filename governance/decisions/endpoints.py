@@ -5,16 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
-from governance.auth.dependencies import DbSession, require
-from governance.auth.principal import Principal
+from governance.auth.dependencies import DbSession
 from governance.core.errors import NotFound
 from governance.core.metrics import DECISION_SAFE_DENIALS, DECISIONS
 from governance.core.pagination import Page, keyset_page
 from governance.core.responses import COMMON, READ
 from governance.core.schemas import LIST_LIMIT
 from governance.decisions import options, service
+from governance.decisions.auth import DecisionsRead, LaunchesDecide, LaunchesSimulate
 from governance.decisions.schemas import (
     DecisionOut,
     DecisionRecordOut,
@@ -51,9 +51,7 @@ def _out(decision: service.Decision, simulated: bool) -> DecisionOut:
     response_model=DecisionOut,
     responses=COMMON,
 )
-def decide(
-    body: DecisionRequest, session: DbSession, principal: Principal = Depends(require("decide:launches"))
-) -> DecisionOut:
+def decide(body: DecisionRequest, session: DbSession, principal: LaunchesDecide) -> DecisionOut:
     decision = service.decide(session, principal, body)
     DECISIONS.labels("allowed" if decision.allowed else "denied").inc()
     for safe in SAFES:
@@ -68,9 +66,7 @@ def decide(
     response_model=DecisionOut,
     responses=COMMON,
 )
-def simulate(
-    body: DecisionRequest, session: DbSession, principal: Principal = Depends(require("simulate:launches"))
-) -> DecisionOut:
+def simulate(body: DecisionRequest, session: DbSession, principal: LaunchesSimulate) -> DecisionOut:
     return _out(service.simulate(session, body), simulated=True)
 
 
@@ -82,7 +78,7 @@ def simulate(
 )
 def list_decisions(
     session: DbSession,
-    principal: Principal = Depends(require("read:decisions")),
+    principal: DecisionsRead,
     project: str | None = Query(None, max_length=64),
     username: str | None = Query(None, max_length=64),
     outcome: Literal["allowed", "denied"] | None = None,
@@ -114,9 +110,7 @@ def list_decisions(
     response_model=DecisionRecordOut,
     responses=READ,
 )
-def get_decision(
-    decision_id: uuid.UUID, session: DbSession, principal: Principal = Depends(require("read:decisions"))
-) -> DecisionRecordOut:
+def get_decision(decision_id: uuid.UUID, session: DbSession, principal: DecisionsRead) -> DecisionRecordOut:
     row = session.get(LaunchDecision, decision_id)
     if row is None:
         raise NotFound("no such launch decision")
@@ -131,7 +125,7 @@ def get_decision(
 )
 def launch_options(
     session: DbSession,
-    principal: Principal = Depends(require("decide:launches")),
+    principal: LaunchesDecide,
     username: str = Query(min_length=1, max_length=64),
 ) -> LaunchOptions:
     return options.launch_options(session, username)

@@ -32,7 +32,12 @@ class DecisionRequest(RequestBody):
     datasets: list[Ref] = Field(default_factory=list, max_length=50)
     server_name: str = Field("", max_length=255)
     client_ip: str | None = Field(None, max_length=64)
-    auth: AuthIn = Field(default_factory=AuthIn)
+    auth: AuthIn = Field(
+        default_factory=AuthIn,
+        description="The hub's account of the login's strength. Used only without `user_token`, and never "
+        "when GOVERNANCE_MFA_FROM_USER_TOKEN_ONLY is on (the production default): then only the user's own "
+        "token can satisfy a profile or tier that requires multi-factor authentication.",
+    )
     requested: RequestedIn = Field(default_factory=RequestedIn)
     user_token: str | None = Field(
         None,

@@ -39,13 +39,33 @@ class Decision:
     decided_at: datetime
 
 
-def situation_for(
-    session: Session, body: DecisionRequest, now: datetime
-) -> tuple[LaunchSituation, dict[str, Any]]:
-    auth = AuthContext(mfa=body.auth.mfa, acr=body.auth.acr, amr=tuple(body.auth.amr))
+def auth_of(session: Session, body: DecisionRequest) -> tuple[AuthContext, str]:
+    """The authentication strength the decision uses, and whose word it is ("user_token", "hub", "none").
+
+    The user's own verified token wins over the hub. With GOVERNANCE_MFA_FROM_USER_TOKEN_ONLY (the default
+    in production) the hub's bare assertion counts for nothing: without a user token there is no second
+    factor, so a profile or tier that requires MFA is refused.
+    """
+    source = auth_source(body)
     if body.user_token:  # trust the identity provider, not the hub
         strength = strength_from_user_token(session, body.user_token, body.username)
-        auth = AuthContext(mfa=strength.mfa, acr=strength.acr, amr=strength.amr)
+        return AuthContext(mfa=strength.mfa, acr=strength.acr, amr=strength.amr), source
+    if source == "none":
+        return AuthContext(), source
+    return AuthContext(mfa=body.auth.mfa, acr=body.auth.acr, amr=tuple(body.auth.amr)), source
+
+
+def auth_source(body: DecisionRequest) -> str:
+    if body.user_token:
+        return "user_token"
+    return "none" if get_settings().mfa_needs_user_token else "hub"
+
+
+def situation_for(
+    session: Session, body: DecisionRequest, now: datetime, auth: AuthContext | None = None
+) -> tuple[LaunchSituation, dict[str, Any]]:
+    if auth is None:
+        auth, _source = auth_of(session, body)
     return load_situation(
         session,
         now=now,
@@ -60,18 +80,38 @@ def situation_for(
 
 
 def evaluate(
-    session: Session, body: DecisionRequest, now: datetime | None = None
+    session: Session, body: DecisionRequest, now: datetime | None = None, *, auth: AuthContext | None = None
 ) -> tuple[LaunchSituation, dict[str, Any], Verdict]:
     now = now or utcnow()
     with span(
         "launch.decision", **{"launch.project": body.project, "launch.profile": body.profile}
     ) as current:
-        situation, resolved = situation_for(session, body, now)
+        situation, resolved = situation_for(session, body, now, auth)
         verdict = current_engine().evaluate(situation)
         current.set_attribute("launch.allowed", verdict.allowed)
         current.set_attribute("launch.denied_safes", [s for s in SAFES if not verdict.safes[s].allowed])
         current.set_attribute("launch.policy_version", verdict.policy_version)
     return situation, resolved, verdict
+
+
+def reevaluate(
+    session: Session, row: LaunchDecision, now: datetime | None = None
+) -> tuple[LaunchSituation, dict[str, Any], Verdict]:
+    """Re-decide a live decision (enforcement) on the question it answered and the strength it found.
+
+    A re-check has no user token to verify: it keeps the authentication strength established when the
+    decision was made (the user's verified token, or the hub's word where that counted then), so a
+    server launched with a second factor is not stopped for want of one, and none is gained either.
+    """
+    inputs = {k: v for k, v in row.inputs.items() if k in DecisionRequest.model_fields}
+    body = DecisionRequest.model_validate(inputs)
+    stored = row.inputs.get("auth") or {}
+    auth = AuthContext(
+        mfa=bool(stored.get("mfa")),
+        acr=str(stored["acr"]) if stored.get("acr") is not None else None,
+        amr=tuple(str(a) for a in stored.get("amr") or ()),
+    )
+    return evaluate(session, body, now, auth=auth)
 
 
 def simulate(session: Session, body: DecisionRequest) -> Decision:
@@ -120,6 +160,9 @@ def decide(session: Session, principal: Principal, body: DecisionRequest) -> Dec
         _supersede(session, principal, body.username, body.server_name, decision_id, now)
     inputs = body.model_dump(exclude={"user_token"})  # the token is a credential: never stored
     inputs["auth"] = {"mfa": situation.auth.mfa, "acr": situation.auth.acr, "amr": list(situation.auth.amr)}
+    inputs["auth_source"] = auth_source(body)
+    if inputs["auth_source"] == "none":
+        inputs["hub_auth"] = body.auth.model_dump()  # what the hub said, kept as evidence, not used
     row = LaunchDecision(
         id=decision_id,
         created_at=now,
@@ -179,7 +222,21 @@ def _supersede(
 def end_decision(session: Session, row: LaunchDecision, cause: str, now: datetime | None = None) -> None:
     now = now or utcnow()
     row.ended_at, row.end_cause = now, cause[:500]
-    if row.workspace_token_id is not None:
-        token = session.get(ApiToken, row.workspace_token_id)
-        if token is not None and token.revoked_at is None:
-            token.revoked_at = now
+    revoke_workspace_token(session, row, now)
+
+
+def revoke_workspace_token(session: Session, row: LaunchDecision, now: datetime | None = None) -> bool:
+    """The workspace token of a launch works only while its decision holds.
+
+    It expires with the decision (its lifetime is the decision's) and is revoked when the decision ends
+    (superseded, the server stopped or gone) — and also when a re-check denies the decision but the hub
+    could not stop the server: the server may run on, but it can no longer create, upload or submit.
+    True when this call revoked it.
+    """
+    if row.workspace_token_id is None:
+        return False
+    token = session.get(ApiToken, row.workspace_token_id)
+    if token is None or token.revoked_at is not None:
+        return False
+    token.revoked_at = now or utcnow()
+    return True

@@ -45,10 +45,36 @@ def is_seeded(session: Session) -> bool:
     return session.scalar(select(User.id).where(User.username == "admin")) is not None
 
 
-def seed_demo(session: Session, now: datetime | None = None) -> dict[str, uuid.UUID]:
-    """Create the demo cast once; returns the ids by name. Does nothing when already seeded."""
+def invite_demo_cast(session: Session, issuer: str) -> int:
+    """Invite the demo cast to be linked to `issuer`'s accounts of the same names (deploy/keycloak's realm).
+
+    An account is never claimed by a login just because the username matches (identity/provisioning.py);
+    an invitation (issuer set, no subject yet) lets the first login from that issuer under exactly that
+    username link it. Accounts already linked are left alone. Returns how many were invited.
+    """
+    people = [name for name, _, role in CAST if role != "hub"]
+    invited = 0
+    for user in session.scalars(select(User).where(User.username.in_(people), User.subject.is_(None))):
+        user.issuer = issuer.rstrip("/")
+        invited += 1
+    session.flush()
+    return invited
+
+
+def seed_demo(
+    session: Session, now: datetime | None = None, *, invite_issuer: str | None = None
+) -> dict[str, uuid.UUID]:
+    """Create the demo cast once; returns the ids by name. Does nothing when already seeded.
+
+    The cast is invited to be linked to `invite_issuer` (default GOVERNANCE_OIDC_ISSUER, when set), so the
+    demo realm's alice, sam, … log in to their seeded accounts; without an issuer nobody can claim them.
+    """
     if is_seeded(session):
         return {}
+    if invite_issuer is None:
+        from governance.config import get_settings
+
+        invite_issuer = get_settings().oidc_issuer
     now = now or utcnow()
     today = now.date()
     ids: dict[str, uuid.UUID] = {}
@@ -224,7 +250,16 @@ def seed_demo(session: Session, now: datetime | None = None) -> dict[str, uuid.U
         ]
     )
     session.flush()
-    record(session, None, "demo.seed", "system", None, summary={"users": len(CAST)}, source="cli")
+    invited = invite_demo_cast(session, invite_issuer) if invite_issuer else 0
+    record(
+        session,
+        None,
+        "demo.seed",
+        "system",
+        None,
+        summary={"users": len(CAST), "invited_for": invite_issuer if invited else None},
+        source="cli",
+    )
     ids.update({"diabetes-outcomes": diabetes.id, "school-attainment": school.id, "demo-university": org.id})
     ids.update({slug: ds.id for slug, ds in datasets.items()})
     return ids

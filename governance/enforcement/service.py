@@ -17,8 +17,7 @@ from governance.core.clock import utcnow
 from governance.core.context import source_var
 from governance.core.db import transaction
 from governance.core.metrics import SERVERS_STOPPED
-from governance.decisions.schemas import DecisionRequest
-from governance.decisions.service import end_decision, evaluate
+from governance.decisions.service import end_decision, reevaluate, revoke_workspace_token
 from governance.decisions.situation import SAFES
 from governance.enforcement.hub_api import HubClient, HubError
 from governance.models import LaunchDecision
@@ -71,8 +70,7 @@ def recheck(scope: dict[str, Any]) -> RecheckReport:
             now = utcnow()
             for row in _live(session, scope):
                 report.checked += 1
-                body = DecisionRequest.model_validate(row.inputs)
-                _situation, _resolved, verdict = evaluate(session, body, now)
+                _situation, _resolved, verdict = reevaluate(session, row, now)
                 expired = row.expires_at is not None and row.expires_at <= now
                 if verdict.allowed and not expired:
                     continue
@@ -85,6 +83,8 @@ def recheck(scope: dict[str, Any]) -> RecheckReport:
                 except HubError as exc:
                     log.error("could not stop %s: %s", label, exc)
                     report.failed.append(label)
+                    # Access lapsed: the workspace's token stops now, even while its server runs on.
+                    token_revoked = revoke_workspace_token(session, row, now)
                     record(
                         session,
                         None,
@@ -98,6 +98,7 @@ def recheck(scope: dict[str, Any]) -> RecheckReport:
                             "cause": cause,
                             "error": str(exc),
                             "trigger": scope.get("cause"),
+                            "workspace_token_revoked": token_revoked,
                         },
                     )
                     continue

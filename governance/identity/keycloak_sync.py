@@ -11,10 +11,12 @@ Rules:
   to governance roles. A mapped group gets one role binding (source "keycloak-sync") that its members
   inherit; a mapped realm role gets a binding per user holding it directly. Groups the mapping does not
   name are mirrored but grant nothing, and are reported as "ignored for roles".
-- Users not yet here are created (issuer = the realm's issuer URL, subject = the Keycloak user id); an
-  account seeded before its first login is linked by username. A username that belongs to another
-  identity here is a conflict: reported, left alone. Users disabled in Keycloak keep their account but
-  get no Keycloak memberships or roles.
+- Users not yet here are created (issuer = the realm's issuer URL, subject = the Keycloak user id), so
+  their later logins find them by issuer + subject. An account created here before (seeded, or through
+  the API) is linked only when it is invited for this realm (issuer set, no subject, the same username);
+  otherwise a matching username is a conflict, as is a username that belongs to another identity:
+  reported, left alone (provisioning.py has the same rule for logins). Users disabled in Keycloak keep
+  their account but get no Keycloak memberships or roles.
 - Only rows written by the sync are ever removed (members with source "keycloak", bindings with source
   "keycloak-sync"); bindings made locally are never touched. Whoever loses a membership or binding is
   re-checked by enforcement (access_changed), so servers they may no longer run are stopped.
@@ -41,6 +43,7 @@ from governance.identity.keycloak_sync_plan import (
     GROUP_SOURCE,
     SyncPlan,
     compute_plan,
+    synced_display_name,
     validated_mapping,
 )
 from governance.identity.provisioning import _clean_username
@@ -84,7 +87,7 @@ def apply_plan(session: Session, plan: SyncPlan) -> set[uuid.UUID]:
             issuer=plan.issuer,
             subject=kc.id,
             email=kc.email[:254] if kc.email else None,
-            display_name=kc.display_name[:200],
+            display_name=synced_display_name(kc),
             status="active",
         )
         session.add(user)

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from governance.auth.scopes import ROLES
 from governance.identity.keycloak_directory import DirectorySnapshot, KeycloakUser
-from governance.identity.provisioning import _clean_username
+from governance.identity.provisioning import _clean_username, invited_to_link
+from governance.identity.schemas import strip_unsafe_chars
 from governance.identity.sync_errors import KeycloakSyncError
 from governance.models.identity import Group, GroupMember, RoleBinding, User
 
@@ -180,6 +181,11 @@ def _free_name(path: str, taken: set[str]) -> str:
     return name
 
 
+def synced_display_name(kc: KeycloakUser) -> str:
+    """Keycloak's name for the user as stored here: no control or bidirectional characters."""
+    return strip_unsafe_chars(kc.display_name).strip()[:200]
+
+
 def _plan_users(session: Session, snap: DirectorySnapshot, plan: SyncPlan) -> set[str]:
     by_subject = {
         u.subject: u for u in session.scalars(select(User).where(User.issuer == snap.issuer)) if u.subject
@@ -197,9 +203,17 @@ def _plan_users(session: Session, snap: DirectorySnapshot, plan: SyncPlan) -> se
         user = by_subject.get(kc.id)
         if user is None:
             other = by_name.get(username)
-            if other is not None and other.subject is None:
-                plan.link_users.append((other.id, kc))
+            if other is not None and invited_to_link(other, snap.issuer, kc.username):
+                plan.link_users.append((other.id, kc))  # an account invited for this realm's user
                 user = other
+            elif other is not None and other.subject is None:
+                # Pre-created here and never linked: a matching name is not proof it is the same person.
+                plan.conflicts.append(
+                    f"an account named {username} exists here and is not linked to Keycloak user {kc.id}; "
+                    f"link it (PATCH /api/v1/users/{username} with issuer and subject) or invite it "
+                    "(issuer only)"
+                )
+                continue
             elif other is not None or username in planned_names:
                 plan.conflicts.append(
                     f"username {username} belongs to another identity here; Keycloak user {kc.id}"
@@ -212,8 +226,9 @@ def _plan_users(session: Session, snap: DirectorySnapshot, plan: SyncPlan) -> se
             changes: dict[str, str] = {}
             if kc.email and kc.email[:254] != user.email:
                 changes["email"] = kc.email[:254]
-            if kc.display_name and kc.display_name[:200] != user.display_name:
-                changes["display_name"] = kc.display_name[:200]
+            name = synced_display_name(kc)
+            if name and name != user.display_name:
+                changes["display_name"] = name
             if changes:
                 plan.update_users.append((user.id, user.username, changes))
         if kc.enabled:

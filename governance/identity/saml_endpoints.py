@@ -22,8 +22,8 @@ from governance.audit.record import record
 from governance.auth.dependencies import DbSession
 from governance.auth.principal import AuthStrength
 from governance.config import Settings, get_settings
-from governance.core.db import commit
 from governance.core.errors import DomainError
+from governance.core.problems import count_unauthenticated
 from governance.identity import saml
 from governance.identity.web_sessions import set_session_cookie, start_session
 from governance.web.templating import render
@@ -65,7 +65,6 @@ def login(request: Request, session: DbSession, next: str | None = None) -> Resp
     except DomainError as exc:
         session.rollback()
         return _error(request, exc.status, exc.detail)
-    commit(session)
     response = RedirectResponse(location, status_code=303)
     response.set_cookie(
         BINDING_COOKIE,
@@ -86,19 +85,21 @@ def acs(request: Request, session: DbSession, SAMLResponse: str = Form(..., max_
         login = saml.finish_login(session, SAMLResponse)
     except DomainError as exc:
         session.rollback()
-        record(
-            session,
-            None,
-            "session.refused",
-            "saml_response",
-            None,
-            outcome="denied",
-            source=saml.SAML_SOURCE,
-            summary={"reason": exc.detail[:300]},
-        )
-        commit(session)
+        if exc.status == 401:
+            # Anyone can post garbage here: counted and summed (core/problems.py), not a row per post.
+            count_unauthenticated(request, exc)
+        else:  # a valid assertion for an identity that may not log in (not linked, suspended, …)
+            record(
+                session,
+                None,
+                "session.refused",
+                "saml_response",
+                None,
+                outcome="denied",
+                source=saml.SAML_SOURCE,
+                summary={"reason": exc.detail[:300]},
+            )
         return _error(request, exc.status, exc.detail)
-    commit(session)
     return RedirectResponse(f"/saml/complete?r={login.request.id}", status_code=303)
 
 
@@ -120,7 +121,6 @@ def complete(request: Request, session: DbSession, r: uuid.UUID) -> Response:
         return _error(request, exc.status, exc.detail)
     strength = AuthStrength(mfa=row.mfa, acr=row.acr, amr=())
     issued = start_session(session, user, via=saml.SAML_SOURCE, strength=strength)
-    commit(session)
     response = RedirectResponse(row.next, status_code=303)
     set_session_cookie(response, issued)
     response.delete_cookie(BINDING_COOKIE, path="/saml")

@@ -2,18 +2,50 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, model_validator
 
-from governance.core.schemas import Note, RequestBody, ResponseBody, ShortText, Slug, Username
+from governance.core.schemas import (
+    Note,
+    RequestBody,
+    ResponseBody,
+    ShortText,
+    Slug,
+    Username,
+    WithActions,
+)
+
+# Control characters (C0, DEL, C1) and bidirectional formatting marks, embeddings, overrides and isolates:
+# in a name they can hide or reorder what a reviewer, an audit report or a page shows ("evil\u202egnp").
+UNSAFE_NAME_CHARS = re.compile("[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069\u061c]")
+
+
+def refuse_unsafe_chars(value: str) -> str:
+    found = UNSAFE_NAME_CHARS.search(value)
+    if found:
+        code = f"U+{ord(found.group()):04X}"
+        raise ValueError(
+            f"must not contain control or bidirectional formatting characters (found {code}); "
+            "remove it and send the name again"
+        )
+    return value
+
+
+def strip_unsafe_chars(value: str) -> str:
+    """An identity provider's claim as it is stored: the same text without those characters."""
+    return UNSAFE_NAME_CHARS.sub("", value)
+
 
 Email = Annotated[
     str, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]{1,188}\.[^@\s.]{1,63}$", max_length=254)
 ]
-DisplayName = Annotated[str, StringConstraints(max_length=200)]
+DisplayName = Annotated[str, StringConstraints(max_length=200), AfterValidator(refuse_unsafe_chars)]
+Issuer = Annotated[str, StringConstraints(pattern=r"^[^\s]{1,300}$")]  # an issuer URL or SAML entity id
+Subject = Annotated[str, StringConstraints(min_length=1, max_length=300, pattern=r"^[^\s]+$")]
 OrganisationName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 GroupName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._/-]{0,199}$")]
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
@@ -33,6 +65,8 @@ class OrganisationCreate(RequestBody):
 class OrganisationUpdate(RequestBody):
     name: OrganisationName | None = None
 
+    not_nullable = frozenset({"name"})
+
 
 class OrganisationOut(ResponseBody):
     id: uuid.UUID
@@ -42,12 +76,35 @@ class OrganisationOut(ResponseBody):
     updated_at: datetime
 
 
+_LINK_HELP = (
+    "The identity the account is linked to: the issuer (an OIDC issuer URL or a SAML IdP entity id) and "
+    "the subject there (the token's `sub`, the Keycloak user id, or the SAML NameID). With an issuer but no "
+    "subject the account is invited: the first login from that issuer whose username is exactly this one "
+    "links it. Without either, a login never takes the account over (it is refused and the administrator "
+    "asked to link it)."
+)
+
+
+def _one_link(issuer: str | None, subject: str | None, sent: set[str]) -> None:
+    if subject is not None and issuer is None:
+        raise ValueError("a subject needs its issuer: send issuer as well")
+    if "issuer" in sent and issuer is None and not ("subject" in sent and subject is None):
+        raise ValueError("to unlink, send both issuer: null and subject: null")
+
+
 class UserCreate(RequestBody):
     username: Username
     email: Email | None = None
     display_name: DisplayName = ""
     organisation: Slug | None = Field(None, description="Slug of the user's organisation")
     kind: Literal["person", "service"] = "person"
+    issuer: Issuer | None = Field(None, description=_LINK_HELP)
+    subject: Subject | None = Field(None, description="The subject at `issuer` (see issuer)")
+
+    @model_validator(mode="after")
+    def _link(self) -> UserCreate:
+        _one_link(self.issuer, self.subject, self.model_fields_set)
+        return self
 
     model_config = RequestBody.model_config | {
         "json_schema_extra": {
@@ -70,9 +127,18 @@ class UserUpdate(RequestBody):
     status: UserStatus | None = Field(
         None, description="active ⇄ suspended, or deactivated for good; suspending stops the user's servers"
     )
+    issuer: Issuer | None = Field(None, description=_LINK_HELP + " Needs write:users.")
+    subject: Subject | None = Field(None, description="The subject at `issuer` (see issuer)")
+
+    not_nullable = frozenset({"status"})
+
+    @model_validator(mode="after")
+    def _link(self) -> UserUpdate:
+        _one_link(self.issuer, self.subject, self.model_fields_set)
+        return self
 
 
-class UserOut(ResponseBody):
+class UserOut(ResponseBody, WithActions):
     id: uuid.UUID
     username: str
     email: str | None
@@ -80,6 +146,8 @@ class UserOut(ResponseBody):
     organisation_id: uuid.UUID | None
     status: str
     kind: str
+    issuer: str | None = Field(None, description="The identity provider the account is linked or invited to")
+    subject: str | None = Field(None, description="The subject there; None while only invited (or unlinked)")
     created_at: datetime
     updated_at: datetime
 
@@ -112,7 +180,7 @@ class AccreditationCreate(RequestBody):
     }
 
 
-class AccreditationOut(ResponseBody):
+class AccreditationOut(ResponseBody, WithActions):
     id: uuid.UUID
     user_id: uuid.UUID
     kind: str
@@ -125,7 +193,6 @@ class AccreditationOut(ResponseBody):
     revoked_at: datetime | None
     created_at: datetime
     status: str = ""
-    allowed_actions: list[str] = []
 
 
 class RevokeBody(RequestBody):
@@ -147,7 +214,7 @@ class AgreementCreate(RequestBody):
     }
 
 
-class AgreementOut(ResponseBody):
+class AgreementOut(ResponseBody, WithActions):
     id: uuid.UUID
     user_id: uuid.UUID
     version: str
@@ -155,7 +222,6 @@ class AgreementOut(ResponseBody):
     expires_at: datetime | None
     created_at: datetime
     status: str = ""
-    allowed_actions: list[str] = []
 
 
 class GroupCreate(RequestBody):
@@ -170,6 +236,8 @@ class GroupCreate(RequestBody):
 class GroupUpdate(RequestBody):
     name: GroupName | None = None
     description: Note | None = None
+
+    not_nullable = frozenset({"name", "description"})
 
 
 class GroupOut(ResponseBody):

@@ -15,7 +15,7 @@ from governance.auth.oidc import verifier_for
 from governance.auth.principal import AuthStrength
 from governance.config import get_settings
 from governance.core.errors import DomainError, InvalidInput
-from governance.identity.provisioning import _clean_username
+from governance.identity.provisioning import invited_to_link
 from governance.models.identity import User
 
 
@@ -41,13 +41,11 @@ def strength_from_user_token(session: Session, token: str, username: str) -> Aut
     if owner is not None:
         belongs = owner.username == username
     else:
-        # Not linked yet (no login, no sync): the token's username must name an unclaimed account.
-        try:
-            claimed_name = _clean_username(str(claims.get("preferred_username") or ""))
-        except DomainError:
-            claimed_name = ""
-        unclaimed = session.scalar(select(User).where(User.username == username, User.subject.is_(None)))
-        belongs = claimed_name == username and unclaimed is not None
+        # Not linked yet: only an account invited for this issuer, under exactly the token's username
+        # (the rule of provisioning.py); a matching name alone is not proof it is the same person.
+        account = session.scalar(select(User).where(User.username == username))
+        raw = claims.get("preferred_username")
+        belongs = account is not None and invited_to_link(account, verifier.issuer, str(raw) if raw else None)
     if not belongs:
         raise InvalidInput(f"user_token belongs to another user, not to {username!r}")
     strength = _strength(claims)

@@ -3,9 +3,10 @@
 GET /login?next=…     → the identity provider's login page (governance-web client)
 GET /auth/callback    → checks state, exchanges the code, validates the id_token, provisions the user,
                         starts a server-side session and sets its cookie (see web_sessions.py)
-GET /logout           → ends the session, clears the cookie, and sends the browser to the provider's
-                        end_session_endpoint (RP-initiated logout) with id_token_hint and a
-                        post_logout_redirect_uri back to this service
+POST /logout          → (the start page's button, with its CSRF token) ends the session, clears the
+                        cookie, and sends the browser to the provider's end_session_endpoint
+                        (RP-initiated logout) with id_token_hint and a post_logout_redirect_uri back
+                        here. GET /logout is a 405: a link or an <img> on another site logs nobody out
 
 The state, nonce, PKCE verifier and `next` of a login in progress live in a short-lived signed cookie
 (HttpOnly, SameSite=Lax), so any replica can finish a login another one started.
@@ -24,7 +25,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
@@ -32,11 +33,12 @@ from governance.audit.record import record
 from governance.auth.dependencies import DbSession, _strength
 from governance.auth.oidc import verifier_for
 from governance.config import Settings, get_settings
-from governance.core.db import commit
 from governance.core.errors import DomainError, NotAuthenticated, ServiceUnavailable
+from governance.core.problems import problem
 from governance.identity.next_url import safe_next
 from governance.identity.provisioning import user_from_claims
 from governance.identity.web_sessions import (
+    check_form_csrf,
     clear_session_cookie,
     end_session,
     session_from_cookie,
@@ -266,10 +268,8 @@ def callback(
                 "username": str(claims.get("preferred_username", ""))[:64],
             },
         )
-        commit(session)
         return _error_page(request, exc.status, "You cannot log in", exc.detail, retry=False)
     issued = start_session(session, user, via="oidc", strength=_strength(claims), id_token=id_token)
-    commit(session)
     response = RedirectResponse(safe_next(pending.get("next")), status_code=303)
     set_session_cookie(response, issued)
     response.delete_cookie(LOGIN_COOKIE, path="/")
@@ -277,7 +277,20 @@ def callback(
 
 
 @router.get("/logout")
-def logout(request: Request, session: DbSession) -> Response:
+def logout_by_link(request: Request) -> Response:
+    """A link cannot log anyone out (another site could embed it): logging out is a POST with a CSRF token."""
+    response = problem(
+        request, 405, "method-not-allowed", "Method not allowed",
+        "log out with the Log out button on the start page (/), which sends POST /logout with its CSRF token",
+    )  # fmt: skip
+    response.headers["Allow"] = "POST"
+    return response
+
+
+@router.post("/logout")
+def logout(
+    request: Request, session: DbSession, csrf_token: str | None = Form(None, max_length=200)
+) -> Response:
     settings = get_settings()
     home = f"{settings.base_url.rstrip('/')}/"
     target = "/"
@@ -288,8 +301,8 @@ def logout(request: Request, session: DbSession) -> Response:
         except DomainError:
             row = None
         if row is not None:
+            check_form_csrf(request, row, csrf_token)  # 403 problem: another site's form, or no token
             end_session(session, row, "logout")
-            commit(session)
             if row.via == "oidc" and row.id_token and settings.oidc_issuer:
                 try:
                     meta = provider_metadata(settings.oidc_issuer)

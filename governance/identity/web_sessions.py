@@ -9,11 +9,16 @@ CSRF: a cookie is sent by the browser on its own, so a state-changing request (a
 OPTIONS) authenticated by the cookie must also carry the header `X-Requested-With` (any value). A page
 on another site cannot add a custom header to a cross-site request without a CORS preflight, which this
 service never grants. When the browser sends `Origin`, it must be this service's own origin.
+
+Plain HTML forms cannot send that header, so the pages' forms (logout) carry a CSRF token instead: an
+HMAC of the session (keyed with GOVERNANCE_SECRET_KEY), which another site can neither read nor compute.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -38,6 +43,7 @@ from governance.models.sessions import WebSession
 SESSION_SALT = "governance.web-session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-Requested-With"
+CSRF_SALT = "governance.csrf"
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,26 @@ def end_session(session: Session, row: WebSession, cause: str) -> None:
     )
 
 
+def csrf_token_for(row: WebSession) -> str:
+    """The CSRF token of a session's forms (a hidden `csrf_token` field): bound to it, unforgeable."""
+    key = get_settings().secret_key.encode()
+    digest = hmac.new(key, f"{CSRF_SALT}:{row.secret_hash}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def check_form_csrf(request: Request, row: WebSession, sent_token: str | None) -> None:
+    """A form post authenticated by the cookie: its CSRF token (or the API's header), from our own origin."""
+    settings = get_settings()
+    _check_origin(request, settings)
+    if request.headers.get(CSRF_HEADER):
+        return
+    if not sent_token or not hmac.compare_digest(sent_token.encode(), csrf_token_for(row).encode()):
+        raise Forbidden(
+            "this form was not sent from this service's own page (its CSRF token is missing or wrong); "
+            "open the start page and use its button"
+        )
+
+
 def check_csrf(request: Request, settings: Settings) -> None:
     if request.method.upper() in SAFE_METHODS:
         return
@@ -125,6 +151,10 @@ def check_csrf(request: Request, settings: Settings) -> None:
         raise Forbidden(
             f"a state-changing request authenticated by the session cookie must send the {CSRF_HEADER} header"
         )
+    _check_origin(request, settings)
+
+
+def _check_origin(request: Request, settings: Settings) -> None:
     origin = request.headers.get("origin")
     if origin and origin != "null" and _origin(origin) != _origin(settings.base_url):
         raise Forbidden("this request comes from another site's page and is refused")

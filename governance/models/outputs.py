@@ -19,22 +19,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from governance.models.base import Base, CreatedMixin, IdMixin, JSONType, TimestampsMixin
+from governance.outputs.states import OutputRequestStatus, Vote
 
-OUTPUT_REQUEST_STATES = (
-    "draft",
-    "submitted",
-    "checking",
-    "in_review",
-    "approved",
-    "released",
-    "returned",
-    "rejected",
-    "withdrawn",
-    "blocked",
-    "recalled",
-)
+OUTPUT_REQUEST_STATES = tuple(s.value for s in OutputRequestStatus)
 CHECK_STATUSES = ("pass", "fail", "review", "error")
-VOTES = ("approve", "request_changes", "reject")
+VOTES = tuple(v.value for v in Vote)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

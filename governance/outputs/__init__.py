@@ -24,7 +24,8 @@ The workflow (HTTP surface in `endpoints` and `file_endpoints`):
   (the reviewers may release): every file's hash is re-verified (a mismatch blocks the request) and
   the release record — canonical JSON whose SHA-256 is stored and returned in X-Record-SHA256 — is
   written. A release can be recalled, with a reason.
-* Downloads stream and decrypt, and are audited. Before release only the project's own workspace
-  (its workspace token) and independent checkers may read a file — a member's personal token could
-  otherwise carry unreleased results out of the TRE; after release the project's members may.
+* Downloads stream and decrypt, and are audited. Before release only independent checkers may read a
+  file: not a member's personal token (it could carry unreleased results out of the TRE) and not the
+  workspace token either (the files are already in the workspace); after release the project's
+  members may. A workspace token is bound to its launch decision and stops working when it ends.
 """

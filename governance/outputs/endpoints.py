@@ -1,20 +1,31 @@
-"""Output-request routes (thin: parse, authorise, call the service, commit)."""
+"""Output-request routes (thin: parse, authorise, call the service or perform a declared move).
+
+The request's session commits after the handler returns, before the response is sent; jobs asked for
+(the checks of a submitted request) run after that commit, so a response to ``submit`` shows
+"submitted" and a later read shows what the checks found.
+"""
 
 from __future__ import annotations
 
 import uuid
-from typing import Literal
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from governance.auth.dependencies import DbSession, require, require_any
+from governance.auth.dependencies import DbSession
 from governance.auth.principal import Principal
 from governance.core import jobs
 from governance.core.errors import NotFound
 from governance.core.pagination import Page
 from governance.core.responses import COMMON, READ, WRITE
-from governance.core.schemas import LIST_LIMIT, TransitionBody
-from governance.outputs import repository, reviews, service, views
+from governance.core.schemas import LIST_LIMIT
+from governance.core.transition_routes import add_transition_routes
+from governance.core.transitions import perform
+from governance.models.outputs import OutputRequest, OutputReview
+from governance.outputs import repository, service, views
+from governance.outputs.auth import OutputsCreate, OutputsRead, OutputsReview
+from governance.outputs.lifecycle import FILE_REVIEW_LIFECYCLE, OUTPUT_LIFECYCLE
 from governance.outputs.schemas import (
     FileUpdate,
     OutputFileOut,
@@ -24,26 +35,12 @@ from governance.outputs.schemas import (
     ReviewCreate,
     ReviewOut,
 )
+from governance.outputs.states import OutputRequestStatus
 
 router = APIRouter(prefix="/api/v1/output-requests", tags=["outputs"])
-READERS = ("read:outputs", "create:outputs")
-RequestStatus = Literal[
-    "draft",
-    "submitted",
-    "checking",
-    "in_review",
-    "approved",
-    "released",
-    "returned",
-    "rejected",
-    "withdrawn",
-    "blocked",
-    "recalled",
-]
 
 
-def _view(session: DbSession, principal: Principal, output_id: uuid.UUID) -> OutputRequestOut:
-    session.expire_all()  # a job run after commit may have moved the request on
+def _view(session: Session, principal: Principal, output_id: uuid.UUID) -> OutputRequestOut:
     return views.request_view(session, principal, repository.get_visible(session, principal, str(output_id)))
 
 
@@ -55,11 +52,11 @@ def _view(session: DbSession, principal: Principal, output_id: uuid.UUID) -> Out
 )
 def list_output_requests(
     session: DbSession,
-    principal: Principal = Depends(require_any(*READERS)),
+    principal: OutputsRead,
     mine: bool = Query(False, description="Only requests you created"),
     reviewable: bool = Query(False, description="Only requests waiting for review that you may review"),
     project: str | None = Query(None, max_length=64, description="A project's slug or id"),
-    status_: RequestStatus | None = Query(None, alias="status"),
+    status_: OutputRequestStatus | None = Query(None, alias="status"),
     limit: LIST_LIMIT = 50,
     cursor: str | None = Query(None, max_length=200),
 ) -> Page[OutputRequestSummary]:
@@ -78,7 +75,7 @@ def list_output_requests(
         limit=limit,
         cursor=cursor,
     )
-    return Page(items=views.summaries(session, rows), next_cursor=next_cursor)
+    return Page(items=views.summaries(session, principal, rows), next_cursor=next_cursor)
 
 
 @router.post(
@@ -89,10 +86,10 @@ def list_output_requests(
     responses=WRITE,
 )
 def create_output_request(
-    body: OutputRequestCreate, session: DbSession, principal: Principal = Depends(require("create:outputs"))
+    body: OutputRequestCreate, session: DbSession, principal: OutputsCreate
 ) -> OutputRequestOut:
     row = service.create_request(session, principal, body)
-    return _view(session, principal, row.id)
+    return views.request_view(session, principal, row)
 
 
 @router.get(
@@ -101,41 +98,24 @@ def create_output_request(
     response_model=OutputRequestOut,
     responses=READ,
 )
-def get_output_request(
-    output_id: uuid.UUID, session: DbSession, principal: Principal = Depends(require_any(*READERS))
-) -> OutputRequestOut:
-    return views.request_view(session, principal, repository.get_visible(session, principal, str(output_id)))
-
-
-@router.post(
-    "/{output_id}/submit",
-    summary="Submit the request for automated checks and review (the requester)",
-    response_model=OutputRequestOut,
-    responses=WRITE,
-)
-def submit_output_request(
-    output_id: uuid.UUID, session: DbSession, principal: Principal = Depends(require("create:outputs"))
-) -> OutputRequestOut:
-    request = repository.get_visible(session, principal, str(output_id), for_update=True)
-    service.submit(session, principal, request)
+def get_output_request(output_id: uuid.UUID, session: DbSession, principal: OutputsRead) -> OutputRequestOut:
     return _view(session, principal, output_id)
 
 
-@router.post(
-    "/{output_id}/withdraw",
-    summary="Withdraw the request before it is approved (the requester)",
+def _load_request(session: Session, principal: Principal, output_id: uuid.UUID) -> OutputRequest:
+    return repository.get_visible(session, principal, str(output_id), for_update=True)
+
+
+add_transition_routes(
+    router,
+    OUTPUT_LIFECYCLE,
+    path="/{output_id}",
+    params=[("output_id", uuid.UUID)],
+    load=_load_request,
+    render=views.request_view,
     response_model=OutputRequestOut,
-    responses=WRITE,
+    operation_prefix="output_request",
 )
-def withdraw_output_request(
-    output_id: uuid.UUID,
-    session: DbSession,
-    body: TransitionBody | None = None,
-    principal: Principal = Depends(require("create:outputs")),
-) -> OutputRequestOut:
-    request = repository.get_visible(session, principal, str(output_id), for_update=True)
-    service.withdraw(session, principal, request, body.note if body else "")
-    return _view(session, principal, output_id)
 
 
 @router.patch(
@@ -149,9 +129,9 @@ def update_output_file(
     file_id: uuid.UUID,
     body: FileUpdate,
     session: DbSession,
-    principal: Principal = Depends(require("create:outputs")),
+    principal: OutputsCreate,
 ) -> OutputFileOut:
-    request = repository.get_visible(session, principal, str(output_id), for_update=True)
+    request = _load_request(session, principal, output_id)
     file = repository.get_file(session, request, str(file_id))
     service.update_file(session, principal, request, file, body)
     return _file_view(session, principal, output_id, file_id)
@@ -167,11 +147,11 @@ def remove_output_file(
     output_id: uuid.UUID,
     file_id: uuid.UUID,
     session: DbSession,
-    principal: Principal = Depends(require("create:outputs")),
+    principal: OutputsCreate,
 ) -> None:
     from governance.outputs.runtime import output_store
 
-    request = repository.get_visible(session, principal, str(output_id), for_update=True)
+    request = _load_request(session, principal, output_id)
     file = repository.get_file(session, request, str(file_id))
     service.remove_file(session, principal, request, file)
     jobs.after_commit(session, lambda: output_store().delete(file.storage_id))
@@ -189,16 +169,24 @@ def review_output_file(
     file_id: uuid.UUID,
     body: ReviewCreate,
     session: DbSession,
-    principal: Principal = Depends(require("review:outputs")),
+    principal: OutputsReview,
 ) -> ReviewOut:
-    request = repository.get_visible(session, principal, str(output_id), for_update=True)
+    request = _load_request(session, principal, output_id)
     file = repository.get_file(session, request, str(file_id))
-    vote = reviews.cast_vote(session, principal, request, file, body)
+    perform(session, principal, FILE_REVIEW_LIFECYCLE, file, body.vote, body)
+    vote = session.scalar(
+        select(OutputReview).where(
+            OutputReview.file_id == file.id,
+            OutputReview.reviewer_id == principal.user_id,
+            OutputReview.round == request.round,
+        )
+    )
+    assert vote is not None  # the move just stored it
     return views.review_out(vote, principal.username)
 
 
 def _file_view(
-    session: DbSession, principal: Principal, output_id: uuid.UUID, file_id: uuid.UUID
+    session: Session, principal: Principal, output_id: uuid.UUID, file_id: uuid.UUID
 ) -> OutputFileOut:
     for file in _view(session, principal, output_id).files:
         if file.id == file_id:

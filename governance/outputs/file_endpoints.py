@@ -9,22 +9,23 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import Depends, Request, status
+from fastapi import Request, status
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from governance.auth.dependencies import DbSession, require, require_any
+from governance.auth.dependencies import DbSession
 from governance.auth.principal import Principal
 from governance.core import jobs
 from governance.core.errors import InvalidInput
 from governance.core.problems import problem_response
 from governance.core.responses import READ, WRITE, _problem
-from governance.outputs import acro_upload, multipart, releases, repository, uploads, views
-from governance.outputs.endpoints import READERS, _file_view, _view, router
+from governance.outputs import acro_upload, multipart, releases, repository, transitions, uploads, views
+from governance.outputs.auth import OutputsCreate, OutputsRead, OutputsRelease
+from governance.outputs.endpoints import _file_view, router
 
 __all__ = ["router"]
 from governance.outputs.runtime import output_store, work_dir
-from governance.outputs.schemas import AcroSessionOut, FindingOut, OutputFileOut, OutputRequestOut, RecallBody
+from governance.outputs.schemas import AcroSessionOut, FindingOut, OutputFileOut, OutputRequestOut
 
 UPLOAD_RESPONSES = WRITE | {
     413: _problem("Payload too large", 413, "payload-too-large", "files may be at most …")
@@ -92,6 +93,12 @@ RECORD_SCHEMA: dict[str, Any] = {
             },
         },
         "exceptions": {"type": "array", "items": {"type": "object"}},
+        "redacted": {
+            "type": "boolean",
+            "description": "Present (true) in the project's copy: no reviewer or releaser is named, no "
+            "private comment or value in a finding is shown; record_sha256 is then the full record's hash",
+        },
+        "record_sha256": {"type": "string", "description": "In a redacted copy: the full record's SHA-256"},
     },
 }
 
@@ -127,7 +134,7 @@ async def upload_output_file(
     output_id: uuid.UUID,
     request: Request,
     session: DbSession,
-    principal: Principal = Depends(require("create:outputs")),
+    principal: OutputsCreate,
 ) -> OutputFileOut:
     plan = await run_in_threadpool(uploads.plan_upload, session, principal, str(output_id))
     _refuse_long_body(request, plan.max_bytes, plan)
@@ -180,7 +187,7 @@ async def upload_acro_session(
     output_id: uuid.UUID,
     request: Request,
     session: DbSession,
-    principal: Principal = Depends(require("create:outputs")),
+    principal: OutputsCreate,
 ) -> AcroSessionOut:
     plan = await run_in_threadpool(uploads.plan_upload, session, principal, str(output_id))
     limit = min(plan.remaining_request_bytes, plan.max_archive_bytes)
@@ -198,9 +205,7 @@ async def upload_acro_session(
             raise InvalidInput("the uploaded ZIP is empty")
         stored_ids: list[str] = []  # filled as blobs are stored; removed if the transaction rolls back
         jobs.on_rollback(session, lambda: [output_store().delete(i) for i in stored_ids])
-        return await run_in_threadpool(
-            _ingest, session, principal, plan, zip_path, upload.fields, stored_ids
-        )
+        return await run_in_threadpool(_ingest, session, principal, plan, zip_path, upload.fields, stored_ids)
     finally:
         await run_in_threadpool(shutil.rmtree, spool, True)
 
@@ -215,7 +220,7 @@ def download_output_file(
     output_id: uuid.UUID,
     file_id: uuid.UUID,
     session: DbSession,
-    principal: Principal = Depends(require_any(*READERS)),
+    principal: OutputsRead,
 ) -> StreamingResponse:
     request = repository.get_visible(session, principal, str(output_id))
     file = repository.get_file(session, request, str(file_id))
@@ -242,36 +247,14 @@ def release_output_request(
     output_id: uuid.UUID,
     http_request: Request,
     session: DbSession,
-    principal: Principal = Depends(require("release:outputs")),
+    principal: OutputsRelease,
 ) -> OutputRequestOut | Response:
     request = repository.get_visible(session, principal, str(output_id), for_update=True)
-    outcome = releases.release(session, principal, request)
-    if isinstance(outcome, list):
+    broken = transitions.release(session, principal, request)
+    if broken:
         # The block must be committed with its audit event, so the refusal is a response, not a raise.
-        failure = releases.IntegrityFailure(
-            "files no longer match the hashes taken at upload, so nothing was released and the request is "
-            "now blocked: " + "; ".join(outcome[:5]),
-            files=outcome,
-        )
-        return problem_response(http_request, failure)
-    return _view(session, principal, output_id)
-
-
-@router.post(
-    "/{output_id}/recall",
-    summary="Recall a release (an independent output checker), with the reason",
-    response_model=OutputRequestOut,
-    responses=WRITE,
-)
-def recall_output_request(
-    output_id: uuid.UUID,
-    body: RecallBody,
-    session: DbSession,
-    principal: Principal = Depends(require("release:outputs")),
-) -> OutputRequestOut:
-    request = repository.get_visible(session, principal, str(output_id), for_update=True)
-    releases.recall(session, principal, request, body.reason)
-    return _view(session, principal, output_id)
+        return problem_response(http_request, releases.FilesChanged(broken))
+    return views.request_view(session, principal, request)
 
 
 @router.get(
@@ -286,16 +269,17 @@ def recall_output_request(
         }
     },
 )
-def get_release_record(
-    output_id: uuid.UUID, session: DbSession, principal: Principal = Depends(require_any(*READERS))
-) -> Response:
+def get_release_record(output_id: uuid.UUID, session: DbSession, principal: OutputsRead) -> Response:
     request = repository.get_visible(session, principal, str(output_id))
     row = releases.release_record(session, request)
+    content = releases.record_for(session, principal, request, repository.project_of(session, request), row)
     return Response(
-        releases.canonical(row.record),
+        releases.canonical(content),
         media_type="application/json",
         headers={
+            # The stored (full) record's SHA-256; a redacted copy says so in its body ("redacted": true).
             "X-Record-SHA256": row.record_sha256,
+            "X-Record-Redacted": "true" if content.get("redacted") else "false",
             "Content-Disposition": f'attachment; filename="release-record-{request.id}.json"',
         },
     )

@@ -40,6 +40,30 @@ def request_action(outcomes: Sequence[str]) -> str | None:
     return "return"
 
 
+def _reviews(n: int) -> str:
+    return f"{n} independent review{'' if n == 1 else 's'}"
+
+
+def review_progress(outcomes: Sequence[str], votes_cast: Sequence[int], required: int) -> str:
+    """Why a request in review cannot be released yet, in words (for the checkers' release button)."""
+    pending = [count for outcome, count in zip(outcomes, votes_cast, strict=True) if outcome == "pending"]
+    conflicted = sum(1 for outcome in outcomes if outcome == "conflicted")
+    if len(outcomes) == 1 and pending:
+        return f"it needs {_reviews(required)}; {pending[0]} so far"
+    parts = []
+    if pending:
+        parts.append(
+            f"each file needs {_reviews(required)}; {len(outcomes) - len(pending)} of {len(outcomes)} "
+            "files have them so far"
+        )
+    if conflicted:
+        parts.append(
+            f"the reviewers disagree on {conflicted} file{'' if conflicted == 1 else 's'}; "
+            "one more independent review decides"
+        )
+    return "; ".join(parts) or "the votes are in; the request is being decided"
+
+
 def file_status(results: Sequence[OutputCheckResult], expected: int) -> Status | str:
     """pending until every expected check has a result, then the worst result."""
     if len(results) < expected:

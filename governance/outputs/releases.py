@@ -1,8 +1,8 @@
-"""Release: re-verify every file, write the machine-readable release record; recall; downloads."""
+"""Release: re-verify every file, the machine-readable release record (full, and as members see it),
+downloads. The moves themselves (release, recall) are declared in lifecycle.py."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -13,19 +13,21 @@ from sqlalchemy.orm import Session
 
 from governance.audit.record import record
 from governance.auth.principal import Principal
-from governance.core.clock import utcnow
-from governance.core.errors import Conflict, Forbidden, NotFound
+from governance.core.errors import Conflict, NotFound
 from governance.models.datasets import Dataset, Grant
 from governance.models.outputs import OutputFile, OutputRelease, OutputRequest
 from governance.models.projects import Project
 from governance.outputs import repository
-from governance.outputs.access import content_access_problem, require_independent
+from governance.outputs.access import (
+    coordinates_only,
+    download_refusal,
+    independent_checker,
+    sees_reviewers,
+)
 from governance.outputs.outcomes import file_outcome, ordered
 from governance.outputs.runtime import output_store, risk_profiles
 from governance.outputs.storage import StorageError
 from governance.outputs.suite import expected_checks
-from governance.outputs.transitions import move, target_state
-from governance.outputs.views import usernames
 
 RECORD_FORMAT = "five-safes-governance/release-record"
 RECORD_VERSION = 1
@@ -50,37 +52,16 @@ def verify_files(files: list[OutputFile]) -> list[str]:
     return broken
 
 
-def release(session: Session, principal: Principal, request: OutputRequest) -> OutputRelease | list[str]:
-    """Release an approved request, or block it and return the broken files (the caller commits)."""
-    project = repository.project_of(session, request)
-    require_independent(session, principal, request, project)
-    target_state(request, "release")
-    files = repository.active_files(session, request.id)
-    broken = verify_files(files)
-    if broken:
-        request.hold_reason = "; ".join(broken)[:2000]
-        move(session, principal, request, "block", summary={"reasons": broken[:20], "at": "release"})
-        return broken
-    now = utcnow()
-    content = build_record(session, request, project, files, principal, now)
-    digest = hashlib.sha256(canonical(content)).hexdigest()
-    row = OutputRelease(
-        id=uuid.uuid4(),
-        request_id=request.id,
-        record=content,
-        record_sha256=digest,
-        released_by_id=principal.user_id,
-        released_at=now,
-    )
-    session.add(row)
-    move(
-        session,
-        principal,
-        request,
-        "release",
-        summary={"record_sha256": digest, "files": [{"name": f.name, "sha256": f.sha256} for f in files]},
-    )
-    return row
+class FilesChanged(IntegrityFailure):
+    """Raised by the release move when files no longer match their hashes (the request is then blocked)."""
+
+    def __init__(self, broken: list[str]) -> None:
+        super().__init__(
+            "files no longer match the hashes taken at upload, so nothing was released and the request is "
+            "now blocked: " + "; ".join(broken[:5]),
+            files=broken,
+        )
+        self.broken = broken
 
 
 def canonical(content: dict[str, Any]) -> bytes:
@@ -105,7 +86,7 @@ def build_record(
     results = repository.results_of(session, [f.id for f in files])
     votes = [v for v in repository.reviews_of(session, request.id) if v.round == request.round]
     user_ids = {request.requester_id, releaser.user_id} | {v.reviewer_id for v in votes}
-    names = usernames(session, user_ids)
+    names = repository.usernames(session, user_ids)
     grants = session.execute(
         select(Grant, Dataset)
         .join(Dataset, Grant.dataset_id == Dataset.id)
@@ -204,38 +185,81 @@ def build_record(
     }
 
 
-def recall(session: Session, principal: Principal, request: OutputRequest, reason: str) -> OutputRelease:
-    project = repository.project_of(session, request)
-    require_independent(session, principal, request, project)
-    target_state(request, "recall")
-    row = session.scalar(select(OutputRelease).where(OutputRelease.request_id == request.id))
-    assert row is not None  # every released request has its release
-    row.recalled_at, row.recalled_by_id, row.recall_reason = utcnow(), principal.user_id, reason
-    move(
-        session, principal, request, "recall", summary={"reason": reason, "record_sha256": row.record_sha256}
-    )
-    return row
+def release_of(session: Session, request: OutputRequest) -> OutputRelease | None:
+    return session.scalar(select(OutputRelease).where(OutputRelease.request_id == request.id))
 
 
 def release_record(session: Session, request: OutputRequest) -> OutputRelease:
-    row = session.scalar(select(OutputRelease).where(OutputRelease.request_id == request.id))
+    row = release_of(session, request)
     if row is None:
         raise NotFound("this request has not been released, so it has no release record")
     return row
 
 
+def _redacted_file(entry: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **entry,
+        "checks": [
+            {**check, "findings": [coordinates_only(f) for f in check.get("findings", [])]}
+            for check in entry.get("checks", [])
+        ],
+        "votes": [
+            {
+                "vote": v.get("vote"),
+                "comment": v.get("comment") if v.get("visibility") == "public" else None,
+                "visibility": v.get("visibility"),
+                "justification": v.get("justification", ""),
+                "at": v.get("at"),
+            }
+            for v in entry.get("votes", [])
+        ],
+        "justifications": [
+            {"justification": j.get("justification", "")} for j in entry.get("justifications", [])
+        ],
+    }
+
+
+def redacted_record(content: dict[str, Any], record_sha256: str) -> dict[str, Any]:
+    """The release record as the project's members see it: what left, why it was judged safe, by which
+    checks and votes — never who reviewed or released it, no private comments, no values in findings.
+
+    The stored record (and its SHA-256) stay the full one, which auditors and checkers read.
+    """
+    return {
+        **content,
+        "redacted": True,
+        "redaction": "reviewer and releaser identities, private comments and check findings' values are "
+        "left out of the project's copy; the full record is kept for auditors (its SHA-256 is "
+        "record_sha256)",
+        "record_sha256": record_sha256,
+        "released_by": None,
+        "files": [_redacted_file(entry) for entry in content.get("files", [])],
+    }
+
+
+def record_for(
+    session: Session, principal: Principal, request: OutputRequest, project: Project, row: OutputRelease
+) -> dict[str, Any]:
+    """The full record for those who may know the reviewers (see access.sees_reviewers); otherwise the
+    redacted one."""
+    if sees_reviewers(session, principal, request, project):
+        return row.record
+    return redacted_record(row.record, row.record_sha256)
+
+
 def open_download(
     session: Session, principal: Principal, request: OutputRequest, file: OutputFile
 ) -> Iterator[bytes]:
-    """Authorise and audit a download; the caller commits before streaming the returned chunks."""
+    """Authorise and audit a download (the request's session commits before the chunks stream)."""
     project = repository.project_of(session, request)
-    problem = content_access_problem(session, principal, request, project)
-    if problem:
-        raise Forbidden(problem)
+    refusal = download_refusal(session, principal, request, project)
+    if refusal is not None:
+        raise refusal.error()
     try:
         chunks = output_store().open_reader(file.storage_id, file.wrapped_key, file.kek_version)
     except (StorageError, FileNotFoundError) as exc:
         raise IntegrityFailure(f"the stored file {file.name!r} cannot be read ({exc})") from None
+    checker = independent_checker(session, principal, request, project)
     record(
         session,
         principal,
@@ -249,6 +273,8 @@ def open_download(
             "size": file.size,
             "sha256": file.sha256,
             "status": request.status,
+            # A checker's download: its actor is hidden from the project's members (blinding).
+            "checker": checker,
         },
     )
     return chunks

@@ -13,10 +13,13 @@ from governance.auth.principal import Principal
 from governance.core.errors import NotFound
 from governance.core.ids import parse_uuid
 from governance.core.pagination import keyset_page
+from governance.models.identity import User
 from governance.models.outputs import OutputCheckResult, OutputFile, OutputRequest, OutputReview
-from governance.models.projects import Membership, Project
+from governance.models.projects import Membership, Project, ProjectEditor
 from governance.outputs.access import is_checker
+from governance.outputs.states import OutputRequestStatus
 from governance.projects.repository import ref_clause
+from governance.projects.states import OWN_MEMBERSHIP, MembershipStatus
 
 
 def visible_requests(principal: Principal) -> Select[tuple[OutputRequest]]:
@@ -28,7 +31,7 @@ def visible_requests(principal: Principal) -> Select[tuple[OutputRequest]]:
     my_projects = select(Membership.project_id).where(
         Membership.user_id == principal.user_id,
         Membership.removed_at.is_(None),
-        Membership.status == "approved",
+        Membership.status == MembershipStatus.approved,
     )
     conditions: list[Any] = [
         OutputRequest.requester_id == principal.user_id,
@@ -52,6 +55,12 @@ def get_visible(
     if found is None:
         raise NotFound(f"no output request {request_id!r} that you can see")
     return found
+
+
+def usernames(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not ids:
+        return {}
+    return dict(session.execute(select(User.id, User.username).where(User.id.in_(ids))).tuples().all())
 
 
 def get_file(session: Session, request: OutputRequest, file_id: str) -> OutputFile:
@@ -131,19 +140,23 @@ def list_requests(
     if mine:
         stmt = stmt.where(OutputRequest.requester_id == principal.user_id)
     if reviewable:
-        # Waiting for review, in projects the caller is independent of.
-        involved = select(Membership.project_id).where(
+        # Waiting for review, in projects the caller is independent of: the same involvement as
+        # auth/duties.involved (lead, creator, a membership of their own, an editor), as a filter; each
+        # listed request's actions still come from duties.independence.
+        own = select(Membership.project_id).where(
             Membership.user_id == principal.user_id,
             Membership.removed_at.is_(None),
-            Membership.status != "rejected",
+            Membership.status.in_([s.value for s in OWN_MEMBERSHIP]),
         )
+        edited = select(ProjectEditor.project_id).where(ProjectEditor.user_id == principal.user_id)
         led = select(Project.id).where(
             or_(Project.lead_id == principal.user_id, Project.created_by_id == principal.user_id)
         )
         stmt = stmt.where(
-            OutputRequest.status == "in_review",
+            OutputRequest.status == OutputRequestStatus.in_review,
             OutputRequest.requester_id != principal.user_id,
-            OutputRequest.project_id.not_in(involved),
+            OutputRequest.project_id.not_in(own),
+            OutputRequest.project_id.not_in(edited),
             OutputRequest.project_id.not_in(led),
         )
     if project is not None:

@@ -1,113 +1,139 @@
-"""Independent review: per-file votes, blinded until enough are in, deciding the request."""
+"""Independent review: per-file votes of the current round, their outcomes, and the request's decision.
+
+Who may vote is declared in lifecycle.py (the file-review lifecycle); this module records a vote once the
+move is allowed, and says what the votes add up to.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections import Counter, defaultdict
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from governance.audit.record import record
 from governance.auth.principal import Principal
 from governance.core.clock import utcnow
-from governance.core.errors import Conflict, DuplicateError, InvalidInput
+from governance.core.errors import InvalidInput
 from governance.models.outputs import OutputFile, OutputRequest, OutputReview
 from governance.outputs import repository
-from governance.outputs.access import require_independent
-from governance.outputs.outcomes import failed_checks, file_outcome, request_action
+from governance.outputs.outcomes import failed_checks, file_outcome, ordered, request_action, review_progress
 from governance.outputs.schemas import ReviewCreate
+from governance.outputs.states import Vote
 from governance.outputs.suite import expected_checks
-from governance.outputs.transitions import move
 
 
-def cast_vote(
-    session: Session, principal: Principal, request: OutputRequest, file: OutputFile, body: ReviewCreate
-) -> OutputReview:
-    project = repository.project_of(session, request)
-    require_independent(session, principal, request, project)
-    if request.status != "in_review":
-        raise Conflict(
-            f"votes are taken while a request is in review; this one is {request.status}",
-            current_state=request.status,
+def round_votes(session: Session, request: OutputRequest) -> dict[uuid.UUID, list[OutputReview]]:
+    """The votes of the current review round, per file, in the order they were cast."""
+    votes: dict[uuid.UUID, list[OutputReview]] = defaultdict(list)
+    for vote in repository.reviews_of(session, request.id):
+        if vote.round == request.round:
+            votes[vote.file_id].append(vote)
+    return {file_id: ordered(rows) for file_id, rows in votes.items()}
+
+
+def has_voted(session: Session, file: OutputFile, request: OutputRequest, reviewer_id: uuid.UUID) -> bool:
+    """Has this reviewer voted on the file in the current round? (One query per request and reviewer,
+    however many files the view asks about.)"""
+    memo: dict[tuple[uuid.UUID, int, uuid.UUID], set[uuid.UUID]] = session.info.setdefault("votes_cast", {})
+    key = (request.id, request.round, reviewer_id)
+    if key not in memo:
+        memo[key] = set(
+            session.scalars(
+                select(OutputReview.file_id).where(
+                    OutputReview.request_id == request.id,
+                    OutputReview.reviewer_id == reviewer_id,
+                    OutputReview.round == request.round,
+                )
+            )
         )
-    already = session.scalar(
-        select(OutputReview.id).where(
-            OutputReview.file_id == file.id,
-            OutputReview.reviewer_id == principal.user_id,
-            OutputReview.round == request.round,
-        )
-    )
-    if already is not None:
-        raise DuplicateError(
-            "you have already voted on this file in this review round; votes cannot be changed"
-        )
+    return file.id in memo[key]
+
+
+def failed_checks_of(session: Session, file: OutputFile) -> list[str]:
     keys = set(expected_checks(file))
     results = [
         r for r in repository.results_of(session, [file.id]) if (r.check_name, r.check_version) in keys
     ]
-    failed = failed_checks(results)
-    if body.vote == "approve" and failed and not body.justification:
+    return failed_checks(results)
+
+
+def record_vote(
+    session: Session,
+    principal: Principal,
+    request: OutputRequest,
+    file: OutputFile,
+    vote: str,
+    body: ReviewCreate | None,
+) -> dict[str, Any]:
+    """Store one vote (the move is already allowed); the audit summary of the vote is returned."""
+    body = body if body is not None else ReviewCreate(vote=Vote(vote))
+    if body.vote != vote:
+        raise InvalidInput(f"the body's vote {body.vote!r} is not the move {vote!r}")
+    failed = failed_checks_of(session, file)
+    if vote == Vote.approve and failed and not body.justification:
         raise InvalidInput(
             f"this file failed the automated check(s) {', '.join(failed)}; approving it needs a written "
             "justification",
             failed_checks=failed,
+            missing_fields=["justification"],
         )
-    if body.vote != "approve" and not body.comment:
-        raise InvalidInput("say in the comment what must change, or why the file cannot be released")
-    vote = OutputReview(
-        id=uuid.uuid4(),
-        request_id=request.id,
-        file_id=file.id,
-        round=request.round,
-        reviewer_id=principal.user_id,
-        vote=body.vote,
-        comment=body.comment,
-        visibility=body.visibility,
-        justification=body.justification,
-        created_at=utcnow(),
+    if vote != Vote.approve and not body.comment:
+        raise InvalidInput(
+            "say in the comment what must change, or why the file cannot be released",
+            missing_fields=["comment"],
+        )
+    session.add(
+        OutputReview(
+            id=uuid.uuid4(),
+            request_id=request.id,
+            file_id=file.id,
+            round=request.round,
+            reviewer_id=principal.user_id,
+            vote=vote,
+            comment=body.comment,
+            visibility=body.visibility,
+            justification=body.justification,
+            created_at=utcnow(),
+        )
     )
-    session.add(vote)
     session.flush()
-    record(
-        session,
-        principal,
-        "output_review.vote",
-        "output_file",
-        file.id,
-        project_id=request.project_id,
-        summary={
-            "request_id": request.id,
-            "name": file.name,
-            "round": request.round,
-            "vote": body.vote,
-            "visibility": body.visibility,
-            "justified_failed_checks": failed if body.vote == "approve" else [],
-        },
-    )
-    decide(session, principal, request)
-    return vote
+    session.info.pop("votes_cast", None)
+    return {
+        "request_id": request.id,
+        "name": file.name,
+        "round": request.round,
+        "vote": vote,
+        "visibility": body.visibility,
+        "justified_failed_checks": failed if vote == Vote.approve else [],
+    }
 
 
 def outcomes(session: Session, request: OutputRequest) -> dict[uuid.UUID, str]:
-    votes: dict[uuid.UUID, list[OutputReview]] = {}
-    for vote in repository.reviews_of(session, request.id):
-        if vote.round == request.round:
-            votes.setdefault(vote.file_id, []).append(vote)
+    votes = round_votes(session, request)
     return {
         f.id: file_outcome(votes.get(f.id, []), request.reviewers_required)
         for f in repository.active_files(session, request.id)
     }
 
 
-def decide(session: Session, principal: Principal, request: OutputRequest) -> str | None:
-    """Move the request once every file has an outcome (approve only if all files are approved)."""
+def decision(session: Session, request: OutputRequest) -> tuple[str, dict[str, Any]] | None:
+    """The request's move once every file has an outcome (approve only if all files are approved)."""
     per_file = outcomes(session, request)
     action = request_action(list(per_file.values()))
     if action is None:
         return None
-    request.decided_at = utcnow()
-    counts: dict[str, int] = {}
-    for outcome in per_file.values():
-        counts[outcome] = counts.get(outcome, 0) + 1
-    move(session, principal, request, action, summary={"round": request.round, "outcomes": counts})
-    return action
+    return action, {"round": request.round, "outcomes": dict(Counter(per_file.values()))}
+
+
+def progress(session: Session, request: OutputRequest) -> str:
+    """How far the review has come, for a checker (counts only: no names, no votes)."""
+    votes = round_votes(session, request)
+    files = repository.active_files(session, request.id)
+    required = request.reviewers_required
+    return review_progress(
+        [file_outcome(votes.get(f.id, []), required) for f in files],
+        [len(votes.get(f.id, [])) for f in files],
+        required,
+    )

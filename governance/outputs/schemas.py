@@ -8,9 +8,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from governance.core.schemas import LongText, Note, Ref, RequestBody, ResponseBody, Title
+from governance.core.schemas import LongText, Note, Ref, RequestBody, ResponseBody, Title, WithActions
+from governance.outputs.states import OutputRequestStatus, Vote
 
-Vote = Literal["approve", "request_changes", "reject"]
 FileStatus = Literal["pending", "pass", "review", "fail", "error"]
 FileOutcome = Literal["pending", "approved", "changes_requested", "rejected", "conflicted"]
 
@@ -33,7 +33,7 @@ class FileUpdate(RequestBody):
 
 
 class ReviewCreate(RequestBody):
-    vote: Vote
+    vote: Vote = Field(description="The move: approve, request_changes or reject")
     comment: LongText = ""
     visibility: Literal["public", "private"] = "public"
     justification: LongText = Field(
@@ -95,7 +95,9 @@ class ReviewOut(ResponseBody):
     created_at: datetime
 
 
-class OutputFileOut(ResponseBody):
+class OutputFileOut(ResponseBody, WithActions):
+    """A file of the request; its actions are this caller's votes (approve, request_changes, reject)."""
+
     id: uuid.UUID
     name: str
     size: int
@@ -107,8 +109,14 @@ class OutputFileOut(ResponseBody):
     source: str
     status: FileStatus = Field(description="pending until every check has run, then the worst check status")
     checks: list[CheckOut]
-    outcome: FileOutcome
-    votes_cast: int
+    outcome: FileOutcome = Field(
+        description="What the votes add up to; 'pending' for the project's members while the request is in "
+        "review (an outcome such as 'conflicted' would tell them how the reviewers voted)"
+    )
+    votes_cast: int | None = Field(
+        description="Votes of this review round; null for the project's members while the request is in "
+        "review (a count beyond the reviewers required would tell them the reviewers disagreed)"
+    )
     reviews: list[ReviewOut]
     acro: dict[str, Any] | None
     created_at: datetime
@@ -116,18 +124,18 @@ class OutputFileOut(ResponseBody):
 
 class ReleaseOut(ResponseBody):
     released_at: datetime
-    released_by: str
+    released_by: str | None = Field(description="The releasing checker; hidden (null) from the project")
     record_sha256: str
     recalled_at: datetime | None
-    recalled_by: str | None
+    recalled_by: str | None = Field(description="The recalling checker; hidden (null) from the project")
     recall_reason: str
 
 
-class OutputRequestSummary(ResponseBody):
+class OutputRequestSummary(ResponseBody, WithActions):
     id: uuid.UUID
     project: NamedRef
     title: str
-    status: str
+    status: OutputRequestStatus
     tier: int
     requester: NamedRef
     round: int
@@ -140,7 +148,6 @@ class OutputRequestSummary(ResponseBody):
     decided_at: datetime | None
     created_at: datetime
     updated_at: datetime
-    allowed_actions: list[str]
 
 
 class OutputRequestOut(OutputRequestSummary):

@@ -1,4 +1,7 @@
-"""Output-request rules: creating, editing files, submitting and withdrawing."""
+"""Output-request rules outside the transition table: creating a request, editing and removing its files.
+
+Submitting, withdrawing, releasing, recalling and voting are declared moves (lifecycle.py).
+"""
 
 from __future__ import annotations
 
@@ -9,17 +12,15 @@ from sqlalchemy.orm import Session
 from governance.audit.record import record
 from governance.auth.duties import involved
 from governance.auth.principal import Principal
-from governance.core import jobs
 from governance.core.clock import utcnow
 from governance.core.errors import Conflict, InvalidInput, NotFound
 from governance.models.outputs import OutputFile, OutputRequest
 from governance.models.projects import Project
 from governance.outputs import repository
 from governance.outputs.access import require_author, require_requester
-from governance.outputs.lifecycle import EDITABLE_STATES
-from governance.outputs.runtime import profile_for, risk_profiles
+from governance.outputs.runtime import profile_for
 from governance.outputs.schemas import FileUpdate, OutputRequestCreate
-from governance.outputs.transitions import move, target_state
+from governance.outputs.states import EDITABLE, OutputRequestStatus
 
 RUN_CHECKS_TASK = "outputs.run_checks"
 RETRY_TASK = "outputs.retry_held"
@@ -36,7 +37,7 @@ def create_request(session: Session, principal: Principal, body: OutputRequestCr
         project_id=project.id,
         title=body.title,
         requester_id=principal.user_id,
-        status="draft",
+        status=OutputRequestStatus.draft,
         tier=project.tier,
         reviewers_required=profile.reviewers_required,
     )
@@ -58,7 +59,7 @@ def require_editable(session: Session, principal: Principal, request: OutputRequ
     """The requester, still an approved member of the active project, while the request is editable."""
     project = repository.project_of(session, request)
     require_requester(principal, request, verb)
-    if request.status not in EDITABLE_STATES:
+    if request.status not in EDITABLE:
         raise Conflict(
             f"files can be changed only while the request is draft or returned; it is {request.status}",
             current_state=request.status,
@@ -103,51 +104,3 @@ def remove_file(session: Session, principal: Principal, request: OutputRequest, 
         project_id=request.project_id,
         summary={"request_id": request.id, "name": file.name, "sha256": file.sha256},
     )
-
-
-def submit(session: Session, principal: Principal, request: OutputRequest) -> OutputRequest:
-    project = repository.project_of(session, request)
-    require_requester(principal, request, "submit")
-    target_state(request, "submit")
-    require_author(session, principal, project, "submit")
-    files = repository.active_files(session, request.id)
-    if not files:
-        raise InvalidInput("add at least one file before submitting")
-    incomplete = [f.name for f in files if not f.context.strip() or not f.controls.strip()]
-    if incomplete:
-        raise InvalidInput(
-            "every file needs its context (what it is and how it was made) and the disclosure controls "
-            f"applied before the request can be submitted; missing for: {', '.join(incomplete[:20])}",
-            files=incomplete,
-        )
-    profiles = risk_profiles()
-    profile = profiles.for_tier(project.tier)
-    request.tier = project.tier
-    request.profile_version = profiles.version
-    request.reviewers_required = profile.reviewers_required
-    request.round += 1
-    request.submitted_at = utcnow()
-    request.decided_at = None
-    request.hold_reason = ""
-    move(
-        session,
-        principal,
-        request,
-        "submit",
-        summary={
-            "round": request.round,
-            "files": len(files),
-            "bytes": sum(f.size for f in files),
-            "profile_version": profiles.version,
-            "reviewers_required": profile.reviewers_required,
-        },
-    )
-    jobs.enqueue(session, RUN_CHECKS_TASK, str(request.id))
-    return request
-
-
-def withdraw(session: Session, principal: Principal, request: OutputRequest, note: str) -> OutputRequest:
-    require_requester(principal, request, "withdraw")
-    move(session, principal, request, "withdraw", summary={"note": note})
-    request.decided_at = utcnow()
-    return request

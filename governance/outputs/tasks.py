@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import shutil
 import tempfile
 import time
@@ -38,20 +39,15 @@ from governance.core.ids import parse_uuid
 from governance.models.outputs import OutputCheckResult, OutputFile, OutputRequest
 from governance.outputs import repository
 from governance.outputs.acro_check import acro_result
+from governance.outputs.check_process import CheckProcess
 from governance.outputs.checks.base import CheckResult, Finding
 from governance.outputs.checks.detect import TABLE_KINDS
-from governance.outputs.checks.registry import run_check
-from governance.outputs.runtime import check_context, output_store, profile_for, work_dir
+from governance.outputs.lifecycle import Details
+from governance.outputs.runtime import check_context, check_limits, output_store, profile_for, work_dir
 from governance.outputs.service import RUN_CHECKS_TASK
 from governance.outputs.storage import StorageError, UnknownKeyVersion
-from governance.outputs.suite import (
-    ACRO_CHECK,
-    CONTENT_CHECKS,
-    INTEGRITY_CHECK,
-    content_checks,
-    expected_checks,
-)
-from governance.outputs.transitions import move_if
+from governance.outputs.suite import ACRO_CHECK, CONTENT_CHECKS, INTEGRITY_CHECK, expected_checks
+from governance.outputs.transitions import perform_if
 
 log = logging.getLogger(__name__)
 MAX_PREVIOUS_TABLES = 20
@@ -88,6 +84,7 @@ class FileJob:
         )
 
 
+@jobs.job("outputs.run_checks")
 def run_checks(request_id: str) -> str:
     rid = parse_uuid(str(request_id))
     if rid is None:
@@ -98,7 +95,7 @@ def run_checks(request_id: str) -> str:
         if request is None:
             return "no such request"
         if request.status == "submitted":
-            move_if(s, request, "start_checks", summary={"round": request.round})
+            perform_if(s, request, "start_checks")
         if request.status != "checking":
             return f"nothing to do: the request is {request.status}"
         request.checks_heartbeat_at = utcnow()
@@ -114,12 +111,15 @@ def run_checks(request_id: str) -> str:
     todo = [(f, keys) for f, keys in todo if keys]
     if todo:
         profile = profile_for(tier, settings)
-        with tempfile.TemporaryDirectory(dir=work_dir(settings), prefix="checks-") as tmp:
+        with (
+            tempfile.TemporaryDirectory(dir=work_dir(settings), prefix="checks-") as tmp,
+            CheckProcess(check_limits(settings)) as checker,
+        ):
             previous: list[Path] | None = None
             for job, keys in todo:
                 if previous is None and ("differencing", dict(CONTENT_CHECKS)["differencing"]) in keys:
                     previous = _previous_release_tables(project_id, rid, Path(tmp) / "previous")
-                _check_file(job, keys, profile, Path(tmp), previous or [], settings)
+                _check_file(job, keys, profile, Path(tmp), previous or [], settings, checker)
                 _heartbeat(rid)
     return finalise(rid)
 
@@ -135,7 +135,8 @@ def _decrypt_to(job: FileJob, path: Path) -> str | None:
     """
     digest, size = hashlib.sha256(), 0
     try:
-        with path.open("xb") as out:
+        # private to this user (0600) inside the private work directory; removed by the caller
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
             for chunk in output_store().open_reader(job.storage_id, job.wrapped_key, job.kek_version):
                 digest.update(chunk)
                 size += len(chunk)
@@ -171,7 +172,13 @@ def _integrity(job: FileJob, problem: str | None, *, error: bool = False) -> Che
 
 
 def _check_file(
-    job: FileJob, keys: list[Key], profile: Any, tmp: Path, previous: list[Path], settings: Settings
+    job: FileJob,
+    keys: list[Key],
+    profile: Any,
+    tmp: Path,
+    previous: list[Path],
+    settings: Settings,
+    checker: CheckProcess,
 ) -> None:
     folder = tmp / job.id.hex
     folder.mkdir(mode=0o700)
@@ -189,18 +196,25 @@ def _check_file(
         ctx = check_context(job.name, profile, settings)
         ctx.previous_release_tables = previous
         ctx.contributions_column = job.contributions_column
-        for check in content_checks():
-            if (check.name, check.version) not in keys:
-                continue
-            if settings.output_check_delay_seconds:
-                time.sleep(settings.output_check_delay_seconds)
-            started = time.perf_counter()
-            result = run_check(check, path, ctx)
-            store_result(job.id, result, int((time.perf_counter() - started) * 1000))
+        wanted = [key for key in CONTENT_CHECKS if key in keys]
+        if wanted:
+            # In a child process with memory and time limits (check_process.py); each result is stored
+            # here, under its idempotency key, as soon as it arrives.
+            checker.run(
+                path,
+                ctx,
+                wanted,
+                lambda result, duration_ms: _store_content_result(job.id, result, duration_ms),
+                delay_seconds=settings.output_check_delay_seconds,
+            )
         if ACRO_CHECK in keys and job.acro is not None:
             store_result(job.id, acro_result(job.acro, job.sha256), 0)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _store_content_result(file_id: uuid.UUID, result: CheckResult, duration_ms: int) -> None:
+    store_result(file_id, result, duration_ms)
 
 
 def _plain(value: Any) -> Any:
@@ -325,9 +339,8 @@ def finalise(request_id: uuid.UUID) -> str:
                 elif result.status == "error":
                     errors.append(f"{file.name}: {key[0]}")
         if blocked:
-            request.hold_reason = "; ".join(blocked)[:2000]
-            request.decided_at = utcnow()
-            move_if(s, request, "block", summary={"reasons": blocked[:20]})
+            details = Details({"reasons": blocked[:20]}, hold_reason="; ".join(blocked))
+            perform_if(s, request, "block", details)
             return "blocked"
         if errors:  # before "missing": checks skipped after a file could not be read count as held too
             reason = "automated checks could not complete and will be retried: " + ", ".join(errors[:20])
@@ -346,9 +359,8 @@ def finalise(request_id: uuid.UUID) -> str:
             return "held"
         if missing:
             return "incomplete"
-        request.hold_reason = ""
         statuses = Counter(r.status for r in results if (r.check_name, r.check_version) != INTEGRITY_CHECK)
-        move_if(s, request, "finish_checks", summary={"files": len(files), "results": dict(statuses)})
+        perform_if(s, request, "finish_checks", Details({"files": len(files), "results": dict(statuses)}))
         return "in_review"
 
 
@@ -360,6 +372,8 @@ def _signature(result: OutputCheckResult) -> str:
     return "see the malware check"
 
 
+# Re-runs the checks of requests held (scanner unreachable) or whose check run went silent.
+@jobs.job("outputs.retry_held", every=lambda settings: settings.output_retry_seconds)
 def retry_held() -> int:
     """Re-run the checks of held requests and of runs that went silent; sweep leftovers. (beat)"""
     settings = get_settings()

@@ -1,108 +1,76 @@
-"""One function moves an output request between states, checks the move is legal and audits it."""
+"""Moves of an output request made by the system, and the release with its integrity block.
+
+Every state change goes through ``core.transitions.perform`` with the table in lifecycle.py. What this
+module adds:
+
+* ``perform_if`` for the check workers: a system move made only while the request is still in one of
+  the move's source states. Several workers may finish the same request at once (a re-run after a
+  timeout, a retry of a held run); exactly one of them moves it and writes the audit event, the others
+  return False. The row is claimed with a conditional UPDATE, which takes the row's write lock on
+  PostgreSQL (a second worker waits, then finds the state changed) and the database's write lock on
+  SQLite (where FOR UPDATE does not exist); ``perform`` then re-reads it under that lock.
+* ``release``: the release move, or — when a file no longer matches its hash — a block of the request,
+  which the caller commits while answering with the refusal.
+"""
 
 from __future__ import annotations
-
-from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from governance.audit.record import Actor, record
+from governance.auth.principal import Principal
 from governance.core.clock import utcnow
-from governance.core.errors import IllegalTransition
+from governance.core.transitions import SYSTEM, perform
 from governance.models.outputs import OutputRequest
-from governance.outputs.lifecycle import OUTPUT_LIFECYCLE, PUBLIC_ACTIONS
-
-PAST = {
-    "submit": "submitted",
-    "start_checks": "checked",
-    "finish_checks": "checked",
-    "block": "blocked",
-    "approve": "approved",
-    "return": "returned",
-    "reject": "rejected",
-    "withdraw": "withdrawn",
-    "release": "released",
-    "recall": "recalled",
-}
+from governance.outputs.lifecycle import OUTPUT_LIFECYCLE, Details
+from governance.outputs.releases import FilesChanged
 
 
-def target_state(request: OutputRequest, action: str) -> str:
-    target = OUTPUT_LIFECYCLE.transitions.get((request.status, action))
-    if target is None:
-        allowed = [a for a in OUTPUT_LIFECYCLE.allowed_actions(request.status) if a in PUBLIC_ACTIONS]
-        moves = ", ".join(allowed) if allowed else "none"
-        raise IllegalTransition(
-            f"an output request that is {request.status} cannot be {PAST.get(action, action)}; "
-            f"the moves open to people from {request.status} are: {moves}",
-            current_state=request.status,
-            allowed_actions=allowed,
-        )
-    return target
-
-
-def move(
-    session: Session,
-    actor: Actor | None,
-    request: OutputRequest,
-    action: str,
-    *,
-    summary: dict[str, Any] | None = None,
-    source: str | None = None,
-) -> str:
-    """Change the state of a request the caller holds (locked where the database supports it)."""
-    before = request.status
-    target = target_state(request, action)
-    request.status = target
-    request.updated_at = utcnow()
-    session.flush()
-    record(
-        session,
-        actor,
-        f"output_request.{action}",
-        "output_request",
-        request.id,
-        project_id=request.project_id,
-        summary={"from": before, "to": target, **(summary or {})},
-        source=source,
-    )
-    return target
-
-
-def move_if(
-    session: Session,
-    request: OutputRequest,
-    action: str,
-    *,
-    summary: dict[str, Any] | None = None,
-    source: str = "worker",
-) -> bool:
-    """A system move as compare-and-set: only when the request is still in the expected state.
-
-    Safe when several workers finish the same request at once: exactly one of them moves it.
-    """
-    before = request.status
-    target = OUTPUT_LIFECYCLE.transitions.get((before, action))
-    if target is None:
-        return False
-    now = utcnow()
-    changed = session.execute(
+def _claim(session: Session, request: OutputRequest, sources: frozenset[str]) -> bool:
+    """Lock the request's row if it is still in one of ``sources`` (compare-and-set)."""
+    claimed = session.execute(
         update(OutputRequest)
-        .where(OutputRequest.id == request.id, OutputRequest.status == before)
-        .values(status=target, updated_at=now)
+        .where(OutputRequest.id == request.id, OutputRequest.status.in_(sorted(sources)))
+        .values(updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    if getattr(changed, "rowcount", 0) != 1:
+    return getattr(claimed, "rowcount", 0) == 1
+
+
+def perform_if(
+    session: Session,
+    request: OutputRequest,
+    action: str,
+    details: Details | None = None,
+    *,
+    principal: Principal = SYSTEM,
+    source: str | None = "worker",
+) -> bool:
+    """Make the system move ``action`` if the request is still where the move starts; False otherwise.
+
+    On False the request is re-read, so the caller sees the state another run left it in.
+    """
+    transition = OUTPUT_LIFECYCLE.get(action)
+    session.flush()
+    if not _claim(session, request, transition.source):
+        session.refresh(request)
         return False
-    request.status, request.updated_at = target, now
-    record(
-        session,
-        None,
-        f"output_request.{action}",
-        "output_request",
-        request.id,
-        project_id=request.project_id,
-        summary={"from": before, "to": target, **(summary or {})},
-        source=source,
-    )
+    perform(session, principal, OUTPUT_LIFECYCLE, request, action, details, system=True, audit_source=source)
     return True
+
+
+def release(session: Session, principal: Principal, request: OutputRequest) -> list[str]:
+    """Release the request (the caller may; see the table), or block it when files changed in storage.
+
+    Returns the broken files when it blocked the request instead: the caller answers with the refusal
+    and still commits, so that the block and its audit event stand.
+    """
+    try:
+        perform(session, principal, OUTPUT_LIFECYCLE, request, "release")
+    except FilesChanged as changed:
+        details = Details(
+            {"reasons": changed.broken[:20], "at": "release"}, hold_reason="; ".join(changed.broken)
+        )
+        perform(session, principal, OUTPUT_LIFECYCLE, request, "block", details, system=True)
+        return changed.broken
+    return []

@@ -1,8 +1,12 @@
 """Response bodies for output requests, showing each caller only what they may see.
 
-Votes are blinded: a checker sees their own votes, and the others' on a file only once the required
-number of reviewers have voted on it. The researchers see votes (without the reviewers' names and
-without private comments) once the request has left review.
+Blinding: a checker sees their own votes, and the others' on a file only once the required number of
+reviewers have voted on it. Overseers (read:all) independent of the project see every vote. Nobody in
+the project — the requester and the members, through any token — learns who reviewed or how anyone
+voted while the request is under review: the files' votes, vote counts and outcomes are withheld until
+it leaves review, and even then the votes carry no reviewer's name (private comments stay private).
+Check findings shown to anyone but the checkers and overseers carry coordinates and the rule broken,
+never a value. Each resource says which moves this caller may make, and why not the others.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from governance.auth.principal import Principal
-from governance.models.identity import User
+from governance.core.transitions import actions_for
 from governance.models.outputs import (
     OutputCheckResult,
     OutputFile,
@@ -25,9 +29,9 @@ from governance.models.outputs import (
 )
 from governance.models.projects import Project
 from governance.outputs import repository
-from governance.outputs.access import independence_problem, is_checker
-from governance.outputs.lifecycle import OUTPUT_LIFECYCLE, PUBLIC_ACTIONS
-from governance.outputs.outcomes import file_outcome, file_status
+from governance.outputs.access import coordinates_only, independent_checker, sees_reviewers
+from governance.outputs.lifecycle import FILE_REVIEW_LIFECYCLE, OUTPUT_LIFECYCLE
+from governance.outputs.outcomes import file_outcome, file_status, ordered
 from governance.outputs.schemas import (
     CheckOut,
     FindingOut,
@@ -38,28 +42,28 @@ from governance.outputs.schemas import (
     ReleaseOut,
     ReviewOut,
 )
+from governance.outputs.states import UNDER_REVIEW
 from governance.outputs.suite import expected_checks
 
-
-def usernames(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
-    if not ids:
-        return {}
-    return {
-        row.id: row.username
-        for row in session.execute(select(User.id, User.username).where(User.id.in_(ids)))
-    }
+usernames = repository.usernames
 
 
-def summaries(session: Session, rows: Sequence[OutputRequest]) -> list[OutputRequestSummary]:
+def summaries(
+    session: Session, principal: Principal, rows: Sequence[OutputRequest]
+) -> list[OutputRequestSummary]:
     totals = repository.file_totals(session, [r.id for r in rows])
     names = usernames(session, {r.requester_id for r in rows})
     projects = {
         p.id: p for p in session.scalars(select(Project).where(Project.id.in_({r.project_id for r in rows})))
     }
-    return [
-        _summary(row, projects[row.project_id], names.get(row.requester_id, ""), totals.get(row.id, (0, 0)))
-        for row in rows
-    ]
+    out = []
+    for row in rows:
+        summary = _summary(
+            row, projects[row.project_id], names.get(row.requester_id, ""), totals.get(row.id, (0, 0))
+        )
+        summary.set_actions(actions_for(session, principal, OUTPUT_LIFECYCLE, row))
+        out.append(summary)
+    return out
 
 
 def _summary(
@@ -82,16 +86,16 @@ def _summary(
         decided_at=row.decided_at,
         created_at=row.created_at,
         updated_at=row.updated_at,
-        allowed_actions=[a for a in OUTPUT_LIFECYCLE.allowed_actions(row.status) if a in PUBLIC_ACTIONS],
     )
 
 
-def check_out(result: OutputCheckResult) -> CheckOut:
+def check_out(result: OutputCheckResult, *, full: bool) -> CheckOut:
+    findings = result.findings if full else [coordinates_only(f) for f in result.findings]
     return CheckOut(
         name=result.check_name,
         version=result.check_version,
         status=result.status,
-        findings=[FindingOut.model_validate(f) for f in result.findings],
+        findings=[FindingOut.model_validate(f) for f in findings],
         counts=result.counts,
         parameters=result.parameters,
         checked_at=result.created_at,
@@ -99,15 +103,22 @@ def check_out(result: OutputCheckResult) -> CheckOut:
 
 
 class _Viewer:
+    """What this caller may see of one request's reviews and findings."""
+
     def __init__(
         self, session: Session, principal: Principal, request: OutputRequest, project: Project
     ) -> None:
         self.principal = principal
-        self.checker = (
-            is_checker(principal) and independence_problem(session, principal, request, project) is None
-        )
-        self.overseer = principal.sees_all and principal.project_id is None and not self.checker
         self.request = request
+        self.checker = independent_checker(session, principal, request, project)
+        self.reviewers_visible = sees_reviewers(session, principal, request, project)  # checkers, overseers
+        self.overseer = self.reviewers_visible and not self.checker
+        self.under_review = request.status in UNDER_REVIEW
+
+    @property
+    def blinded(self) -> bool:
+        """A project's view while the request is under review: no votes, counts or outcomes."""
+        return not self.reviewers_visible and self.under_review
 
     def reviews(self, votes: list[OutputReview], names: dict[uuid.UUID, str]) -> list[ReviewOut]:
         required = self.request.reviewers_required
@@ -115,9 +126,9 @@ class _Viewer:
         shown: list[ReviewOut] = []
         for vote in votes:
             own = vote.reviewer_id == self.principal.user_id
-            if self.overseer or own or (self.checker and unblinded):
+            if self.overseer or (self.checker and (own or unblinded)):
                 shown.append(review_out(vote, names.get(vote.reviewer_id)))
-            elif not self.checker and self.request.status != "in_review" and unblinded:
+            elif not self.reviewers_visible and not self.under_review and unblinded:
                 out = review_out(vote, None)
                 if vote.visibility == "private":
                     out.comment = ""
@@ -151,32 +162,32 @@ def file_views(
     for vote in all_votes:
         if vote.round == request.round:
             votes[vote.file_id].append(vote)
-    names = usernames(session, {v.reviewer_id for v in all_votes})
+    names = usernames(session, {v.reviewer_id for v in all_votes}) if viewer.reviewers_visible else {}
     out = []
     for file in files:
         keys = set(expected_checks(file))
         current = [r for r in results[file.id] if (r.check_name, r.check_version) in keys]
-        file_votes = sorted(votes[file.id], key=lambda v: (v.created_at, str(v.id)))
-        out.append(
-            OutputFileOut(
-                id=file.id,
-                name=file.name,
-                size=file.size,
-                sha256=file.sha256,
-                context=file.context,
-                controls=file.controls,
-                contributions_column=file.contributions_column,
-                media_type=file.media_type,
-                source=file.source,
-                status=file_status(current, len(keys)),
-                checks=[check_out(r) for r in current],
-                outcome=file_outcome(file_votes, request.reviewers_required),
-                votes_cast=len(file_votes),
-                reviews=viewer.reviews(file_votes, names),
-                acro=file.acro,
-                created_at=file.created_at,
-            )
+        file_votes = ordered(votes[file.id])
+        view = OutputFileOut(
+            id=file.id,
+            name=file.name,
+            size=file.size,
+            sha256=file.sha256,
+            context=file.context,
+            controls=file.controls,
+            contributions_column=file.contributions_column,
+            media_type=file.media_type,
+            source=file.source,
+            status=file_status(current, len(keys)),
+            checks=[check_out(r, full=viewer.checker) for r in current],
+            outcome="pending" if viewer.blinded else file_outcome(file_votes, request.reviewers_required),
+            votes_cast=None if viewer.blinded else len(file_votes),
+            reviews=viewer.reviews(file_votes, names),
+            acro=file.acro,
+            created_at=file.created_at,
         )
+        view.set_actions(actions_for(session, principal, FILE_REVIEW_LIFECYCLE, file))
+        out.append(view)
     return out
 
 
@@ -190,20 +201,29 @@ def request_view(session: Session, principal: Principal, request: OutputRequest)
         (len(files), sum(f.size for f in files)),
     )
     release = session.scalar(select(OutputRelease).where(OutputRelease.request_id == request.id))
-    return OutputRequestOut(
-        **summary.model_dump(),
+    out = OutputRequestOut(
+        **summary.model_dump(exclude={"allowed_actions", "unavailable_actions"}),
         files=file_views(session, principal, request, project, files),
-        release=release_view(session, release) if release else None,
+        release=(
+            release_view(session, release, names=sees_reviewers(session, principal, request, project))
+            if release
+            else None
+        ),
     )
+    out.set_actions(actions_for(session, principal, OUTPUT_LIFECYCLE, request))
+    return out
 
 
-def release_view(session: Session, release: OutputRelease) -> ReleaseOut:
-    names = usernames(session, {i for i in (release.released_by_id, release.recalled_by_id) if i})
+def release_view(session: Session, release: OutputRelease, *, names: bool) -> ReleaseOut:
+    """The release as shown with the request; the releaser and recaller (checkers) are named only to
+    those who may know the reviewers."""
+    ids = {i for i in (release.released_by_id, release.recalled_by_id) if i}
+    known = usernames(session, ids) if names else {}
     return ReleaseOut(
         released_at=release.released_at,
-        released_by=names.get(release.released_by_id, ""),
+        released_by=known.get(release.released_by_id),
         record_sha256=release.record_sha256,
         recalled_at=release.recalled_at,
-        recalled_by=names.get(release.recalled_by_id) if release.recalled_by_id else None,
+        recalled_by=known.get(release.recalled_by_id) if release.recalled_by_id else None,
         recall_reason=release.recall_reason,
     )

@@ -1,8 +1,9 @@
-"""The start page: who is signed in (and how strongly), with a logout link; or the ways to log in."""
+"""The start page: who is signed in (and how strongly), with a logout button; or the ways to log in."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -11,7 +12,7 @@ from governance.auth.dependencies import DbSession
 from governance.auth.principal import roles_of
 from governance.config import get_settings
 from governance.core.errors import DomainError
-from governance.identity.web_sessions import session_from_cookie
+from governance.identity.web_sessions import csrf_token_for, session_from_cookie
 from governance.models.identity import User
 from governance.web.styles import SITE_CSS
 from governance.web.templating import render
@@ -41,8 +42,18 @@ def home(request: Request, session: DbSession) -> HTMLResponse:
                 via={"oidc": "OpenID Connect", "saml": "SAML"}.get(row.via, row.via),
                 mfa=row.mfa,
                 expires_at=row.expires_at,
+                csrf_token=csrf_token_for(row),  # the logout form's: a POST from this page only
             )
-    return render(request, "index.html", context)
+    response = render(request, "index.html", context)
+    if settings.oidc_issuer:
+        # The logout form's answer redirects to the provider's end-session endpoint; browsers apply
+        # form-action to that redirect, so the provider's origin is allowed as a target of this page's forms.
+        issuer = urlsplit(settings.oidc_issuer)
+        csp = response.headers["Content-Security-Policy"]
+        response.headers["Content-Security-Policy"] = csp.replace(
+            "form-action 'self'", f"form-action 'self' {issuer.scheme}://{issuer.netloc}"
+        )
+    return response
 
 
 @router.get("/assets/site.css")

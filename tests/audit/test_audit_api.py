@@ -124,6 +124,30 @@ def test_researchers_see_only_the_events_of_their_own_projects(
     assert client.post(VERIFY, json={}, headers=token_for("alice")).status_code == 403
 
 
+def test_promise_blinding_researchers_never_see_a_checkers_name_nor_a_hash_that_would_confirm_it(
+    client: TestClient, token_for: TokenFor, ids: dict[str, uuid.UUID]
+) -> None:
+    """Checkers' events in a researcher's project are shown without the actor; and since an event's hash
+    covers its actor, a researcher trying names against the hash could find the reviewer: no hashes."""
+    olivia = Who(ids["olivia"], "olivia")
+    with transaction() as s:
+        for action in ("output_request.release", "output_request.block", "output_request.approve"):
+            record(s, olivia, action, "output_request", "r1", project_id=ids["diabetes-outcomes"])
+        record(s, Who(ids["bob"], "bob"), "test.note", "project", "x", project_id=ids["diabetes-outcomes"])
+    assert seal_pending().sealed
+    for researcher in ("alice", "bob"):
+        shown = items(client.get(EVENTS, params={"limit": 200}, headers=token_for(researcher)))
+        moves = [e for e in shown if e["action"].startswith("output_request.")]
+        assert len(moves) == 3 and all(e["actor_username"] is None and e["redacted"] for e in moves)
+        assert all(e["hash"] is None and e["prev_hash"] is None for e in shown)
+        assert [e["actor_username"] for e in shown if e["action"] == "test.note"] == ["bob"]
+        assert items(client.get(EVENTS, params={"actor": "olivia"}, headers=token_for(researcher))) == []
+        one = client.get(f"{EVENTS}/{moves[0]['id']}", headers=token_for(researcher)).json()
+        assert one["actor_id"] is None and one["hash"] is None and one["redacted"] is True
+    audited = items(client.get(EVENTS, params={"actor": "olivia"}, headers=token_for("aud")))
+    assert len(audited) == 3 and all(e["hash"] and not e["redacted"] for e in audited)
+
+
 def test_checkpoints_and_published_keys_survive_a_key_change(
     client: TestClient, token_for: TokenFor, ids: dict[str, uuid.UUID], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -196,5 +196,6 @@ scenario(
     parties={"anyone but the lead, the member or a steward": "alice"},
 )
 
-import tests.datasets.transition_scenarios  # noqa: E402,F401 - registers their scenarios
-import tests.identity.transition_scenarios  # noqa: E402,F401
+import tests.datasets.transition_scenarios  # noqa: E402 - registers their scenarios
+import tests.identity.transition_scenarios  # noqa: E402
+import tests.outputs_api.transition_scenarios  # noqa: E402,F401

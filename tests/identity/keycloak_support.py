@@ -165,6 +165,27 @@ def new_port() -> int:
     return free_port()
 
 
+def link_demo_cast(admin: KeycloakAdminApi) -> None:
+    """Link the seeded cast to the realm's users by issuer + subject, as an administrator does.
+
+    A login never claims a pre-created account by its username (identity/provisioning.py): the seeded
+    alice, sam, … are reached through the realm only once linked (or invited, see invite_demo_cast).
+    """
+    from sqlalchemy import select
+
+    from governance.core.db import transaction
+    from governance.demo.seed import CAST
+    from governance.models import User
+
+    with transaction() as s:
+        for username, _name, role in CAST:
+            if role == "hub":
+                continue
+            user = s.scalar(select(User).where(User.username == username))
+            assert user is not None, username
+            user.issuer, user.subject = admin.keycloak.issuer, admin.user_id(username)
+
+
 # Keycloak's Admin REST API -----------------------------------------------------------------------
 
 

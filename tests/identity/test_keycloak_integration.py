@@ -39,8 +39,10 @@ from tests.identity.keycloak_support import (
     KeycloakAdminApi,
     browser,
     cookie_value,
+    first_form,
     follow,
     keycloak_login,
+    link_demo_cast,
     new_port,
     running_service,
     service_env,
@@ -90,7 +92,8 @@ def short_lived_token(keycloak: KeycloakServer, kc_admin: KeycloakAdminApi) -> d
 
 
 @pytest.fixture
-def service(db_url: str, keycloak: KeycloakServer) -> Iterator[AppServer]:
+def service(db_url: str, keycloak: KeycloakServer, kc_admin: KeycloakAdminApi) -> Iterator[AppServer]:
+    link_demo_cast(kc_admin)  # the seeded cast is linked to the realm's users by issuer + subject
     port = new_port()
     with running_service(service_env(keycloak, port), port) as server:
         yield server
@@ -328,7 +331,13 @@ def test_browser_login_with_pkce_sets_a_safe_session_cookie_and_logout_ends_it(
     accepted = client.post(f"{service.url}/api/v1/tokens", json=body, headers={"X-Requested-With": "fetch"})
     assert accepted.status_code in (200, 201), accepted.text
 
-    out = client.get(f"{service.url}/logout")
+    # A link logs nobody out; the start page's form (POST with its CSRF token) does.
+    assert client.get(f"{service.url}/logout").status_code == 405
+    assert client.get(f"{service.url}/api/v1/me").status_code == 200
+    action, fields = first_form(home)
+    assert action == f"{service.url}/logout" and fields["csrf_token"]
+    assert f"form-action 'self' {keycloak.base_url}" in home.headers["content-security-policy"]
+    out = client.post(action, data=fields)
     assert out.status_code == 303
     target = urlsplit(out.headers["location"])
     logout_query = parse_qs(target.query)

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from governance.auth.principal import roles_of
 from governance.config import DEFAULT_KEYCLOAK_SYNC_MAPPING
 from governance.core.db import transaction
+from governance.demo.seed import invite_demo_cast
 from governance.identity.keycloak_directory import DirectorySnapshot, KeycloakGroup, KeycloakUser
 from governance.identity.keycloak_sync import SyncReport, sync_snapshot
 from governance.identity.keycloak_sync_plan import compute_plan
@@ -43,6 +44,13 @@ def snapshot(**changes: Any) -> DirectorySnapshot:
     for key, value in changes.items():
         setattr(snap, key, value)
     return snap
+
+
+@pytest.fixture(autouse=True)
+def _cast_invited(db_url: str) -> None:
+    """The seeded cast is invited for this realm (as the demo seed does): the first sync links it."""
+    with transaction() as s:
+        invite_demo_cast(s, ISSUER)
 
 
 def sync(snap: DirectorySnapshot, mapping: dict[str, str] | None = None, dry_run: bool = False) -> SyncReport:

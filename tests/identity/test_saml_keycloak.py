@@ -22,6 +22,7 @@ from sqlalchemy import delete, select, update
 from governance.config import get_settings
 from governance.core.clock import utcnow
 from governance.core.db import transaction
+from governance.demo.seed import invite_demo_cast
 from governance.identity import saml
 from governance.identity.saml_keys import write_pair
 from governance.models import AuditEvent, Group, GroupMember, Organisation, SamlRequest, User
@@ -116,6 +117,8 @@ def sp(
     )
     entity_id, acs = f"{base}/saml/metadata", f"{base}/saml/acs"
     register_sp(kc_admin, entity_id, acs)
+    with transaction() as s:  # invited, as the demo seed does: the first SAML login links each account
+        invite_demo_cast(s, keycloak.issuer)
     try:
         with running_service(env, port) as app:
             yield SamlService(app, entity_id, acs)

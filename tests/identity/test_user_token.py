@@ -17,6 +17,7 @@ from governance.app import create_app
 from governance.auth import oidc
 from governance.config import get_settings
 from governance.core.db import transaction
+from governance.demo.seed import invite_demo_cast
 from governance.models import LaunchDecision
 from tests.auth.oidc_issuer import LocalIssuer
 from tests.conftest import TokenFor
@@ -41,6 +42,8 @@ def issuer() -> Iterator[LocalIssuer]:
 def api(db_url: str, issuer: LocalIssuer, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     monkeypatch.setenv("GOVERNANCE_OIDC_ISSUER", issuer.url)
     get_settings.cache_clear()
+    with transaction() as s:  # the seeded cast is invited for this issuer, as the demo seed does
+        invite_demo_cast(s, issuer.url)
     oidc._verifiers.clear()
     with TestClient(create_app(), raise_server_exceptions=False) as c:
         yield c

@@ -18,7 +18,7 @@ from governance.config import Settings, get_settings
 from governance.core.clock import utcnow
 from governance.core.db import transaction
 from governance.identity.web_login import LOGIN_COOKIE, _login_serializer
-from governance.identity.web_sessions import SESSION_SALT, end_session, start_session
+from governance.identity.web_sessions import SESSION_SALT, csrf_token_for, end_session, start_session
 from governance.models import AuditEvent, User, WebSession
 from tests.conftest import TokenFor
 
@@ -117,7 +117,12 @@ def test_state_changing_cookie_requests_need_the_csrf_header(client: TestClient,
 
 def test_logout_ends_the_server_side_session_and_clears_the_cookie(client: TestClient) -> None:
     value, row = _session_for("alice", via="saml")
-    r = client.get("/logout", headers=_cookie(value), follow_redirects=False)
+    r = client.post(
+        "/logout",
+        data={"csrf_token": csrf_token_for(row)},
+        headers=_cookie(value),
+        follow_redirects=False,
+    )
     assert r.status_code == 303 and r.headers["location"] == "/"
     cleared = r.headers["set-cookie"]
     assert cleared.startswith(f"{COOKIE}=") and "Max-Age=0" in cleared
@@ -127,7 +132,7 @@ def test_logout_ends_the_server_side_session_and_clears_the_cookie(client: TestC
         assert s.scalar(select(AuditEvent).where(AuditEvent.action == "session.end")) is not None
     assert client.get("/api/v1/me", headers=_cookie(value)).status_code == 401
     # Logging out without a session is harmless.
-    assert client.get("/logout", follow_redirects=False).status_code == 303
+    assert client.post("/logout", follow_redirects=False).status_code == 303
 
 
 def test_the_start_page_shows_who_is_signed_in_or_how_to_sign_in(client: TestClient) -> None:

@@ -20,7 +20,11 @@ def test_a_project_member_creates_a_draft(api: Api, ids: dict[str, uuid.UUID], s
     assert body["status"] == "draft" and body["files"] == [] and body["title"] == "Readmissions table"
     assert body["project"] == {"id": str(ids["diabetes-outcomes"]), "name": "diabetes-outcomes"}
     assert body["requester"]["name"] == "alice" and body["tier"] == 2 and body["reviewers_required"] == 2
-    assert body["allowed_actions"] == ["submit", "withdraw"]
+    # the button says why it cannot be pressed yet (the same words as the 400 a submit would get)
+    assert body["allowed_actions"] == ["withdraw"]
+    assert body["unavailable_actions"] == [
+        {"action": "submit", "reason": "add at least one file before submitting"}
+    ]
     event = session.scalar(select(AuditEvent).where(AuditEvent.action == "output_request.create"))
     assert event is not None and event.object_id == body["id"] and event.actor_username == "alice"
     by_id = api.create(project=str(ids["diabetes-outcomes"]))
@@ -78,7 +82,8 @@ def test_withdraw_before_approval_and_illegal_moves(api: Api, session: Session) 
     assert withdrawn.status_code == 200 and withdrawn.json()["status"] == "withdrawn"
     moved = problem(api.post(rid, "submit"), 409)
     assert moved["type"].endswith("illegal-transition") and moved["current_state"] == "withdrawn"
-    assert "withdrawn cannot be submitted" in moved["detail"]
+    assert "you cannot submit a request that is withdrawn" in moved["detail"]
+    assert moved["allowed_actions"] == [] and "the moves open to you now are: none" in moved["detail"]
     problem(api.post(rid, "withdraw"), 409)
     actions = session.scalars(
         select(AuditEvent.action).where(AuditEvent.object_id == rid).order_by(AuditEvent.seq)

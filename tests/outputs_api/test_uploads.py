@@ -42,7 +42,7 @@ def test_a_file_is_stored_encrypted_with_its_hash(api: Api, store_dir: Path, ses
     assert event is not None and event.summary["sha256"] == body["sha256"]
 
 
-def test_the_uploader_can_read_it_back_only_from_the_workspace(
+def test_unreleased_files_are_read_back_only_by_independent_checkers(
     api: Api, session: Session, ids: dict[str, uuid.UUID]
 ) -> None:
     from datetime import timedelta
@@ -53,7 +53,7 @@ def test_the_uploader_can_read_it_back_only_from_the_workspace(
     rid = api.new()
     fid = api.add(rid, "t.csv", GOOD_CSV)
     refused = problem(api.content(rid, fid, "alice"), 403)
-    assert "inside the project's workspace" in refused["detail"]
+    assert "only by the independent output checkers" in refused["detail"]
     alice = session.get(User, ids["alice"])
     assert alice is not None
     workspace = issue_token(
@@ -67,7 +67,12 @@ def test_the_uploader_can_read_it_back_only_from_the_workspace(
         audit=False,
     )
     session.commit()
-    download = api.content(rid, fid, {"Authorization": f"Bearer {workspace.token}"})
+    inside = problem(api.content(rid, fid, {"Authorization": f"Bearer {workspace.token}"}), 403)
+    assert "already in the workspace" in inside["detail"]
+    problem(api.content(rid, fid, "carol"), 404)
+    problem(api.content(rid, fid, "olivia"), 404)  # a draft is invisible to checkers
+    api.submit(rid)
+    download = api.content(rid, fid, "olivia")
     assert download.status_code == 200 and download.content == GOOD_CSV
     assert download.headers["content-type"] == "application/octet-stream"
     assert download.headers["x-content-sha256"] == hashlib.sha256(GOOD_CSV).hexdigest()
@@ -76,8 +81,6 @@ def test_the_uploader_can_read_it_back_only_from_the_workspace(
         select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "output_file.download")
     )
     assert downloads == 1
-    problem(api.content(rid, fid, "carol"), 404)
-    problem(api.content(rid, fid, "olivia"), 404)  # a draft is invisible to checkers
 
 
 @pytest.mark.parametrize(

@@ -38,7 +38,8 @@ def _submitted(client: TestClient, token_for: TokenFor, **overrides: Any) -> dic
 
 def _events(session: Session, action: str) -> int:
     session.expire_all()
-    return session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == action)) or 0
+    count = select(func.count()).select_from(AuditEvent).where(AuditEvent.action == action)
+    return session.scalar(count) or 0
 
 
 def test_promise_dual_approval_application_frozen_from_submission(

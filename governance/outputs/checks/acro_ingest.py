@@ -181,7 +181,8 @@ class AcroSessionCheck:
 
 def _major(version: str) -> int | None:
     head = version.split(".", 1)[0]
-    return int(head) if head.isdigit() else None
+    # ASCII digits only: str.isdigit() accepts superscripts ("²") that int() then refuses.
+    return int(head) if head.isascii() and head.isdigit() and len(head) <= 4 else None
 
 
 def _output(folder: Path, uid: str, entry: Any, major: int, problems: list[tuple[str, str]]) -> AcroOutput:

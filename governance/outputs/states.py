@@ -1,0 +1,61 @@
+"""The states of an output request and of a file under review (the transition tables are in lifecycle.py)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class OutputRequestStatus(StrEnum):
+    draft = "draft"
+    submitted = "submitted"
+    checking = "checking"
+    in_review = "in_review"
+    approved = "approved"
+    released = "released"
+    returned = "returned"
+    rejected = "rejected"
+    withdrawn = "withdrawn"
+    blocked = "blocked"
+    recalled = "recalled"
+
+
+class FileReviewState(StrEnum):
+    """Where a file stands for a reviewer's vote, derived from its request (and whether it was removed)."""
+
+    not_submitted = "not_submitted"  # draft or returned: the researcher is still editing
+    being_checked = "being_checked"  # submitted or checking: the automated checks run first
+    in_review = "in_review"  # votes are taken
+    decided = "decided"  # approved, rejected, released or recalled
+    withdrawn = "withdrawn"
+    blocked = "blocked"
+    removed = "removed"  # taken out of its request
+
+
+class Vote(StrEnum):
+    approve = "approve"
+    request_changes = "request_changes"
+    reject = "reject"
+
+
+R = OutputRequestStatus
+
+EDITABLE = frozenset({R.draft, R.returned})
+# Until a request leaves review, nobody in the project may learn who reviewed it or how they voted.
+UNDER_REVIEW = frozenset({R.submitted, R.checking, R.in_review})
+# The checks have finished (the files are for the checkers to read).
+CHECKED = frozenset(set(R) - {R.draft, R.submitted, R.checking})
+TERMINAL = frozenset({R.rejected, R.withdrawn, R.blocked, R.recalled})
+
+FILE_REVIEW_STATE: dict[OutputRequestStatus, FileReviewState] = {
+    R.draft: FileReviewState.not_submitted,
+    R.returned: FileReviewState.not_submitted,
+    R.submitted: FileReviewState.being_checked,
+    R.checking: FileReviewState.being_checked,
+    R.in_review: FileReviewState.in_review,
+    R.approved: FileReviewState.decided,
+    R.rejected: FileReviewState.decided,
+    R.released: FileReviewState.decided,
+    R.recalled: FileReviewState.decided,
+    R.withdrawn: FileReviewState.withdrawn,
+    R.blocked: FileReviewState.blocked,
+}
