@@ -7,7 +7,7 @@ STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 PORT ?= $(or $(GOVERNANCE_PORT),8000)
 
-.PHONY: run test lint typecheck unit pytest-sqlite pytest-postgres system-deps bench clean help
+.PHONY: vendor-htmx run test lint typecheck unit pytest-sqlite pytest-postgres system-deps bench clean help
 
 help:
 	@echo "make run   - serve the API with demo data on http://127.0.0.1:$(PORT) (SQLite under var/)"
@@ -30,7 +30,8 @@ run: $(STAMP_RUN)
 	GOVERNANCE_ENV=dev GOVERNANCE_DEV_LOGIN=true $(BIN)/governance db upgrade
 	GOVERNANCE_ENV=dev GOVERNANCE_DEV_LOGIN=true $(BIN)/governance demo seed
 	@echo
-	@echo "Five Safes Governance on http://127.0.0.1:$(PORT)  (API docs: http://127.0.0.1:$(PORT)/docs)"
+	@echo "Five Safes Governance: open http://127.0.0.1:$(PORT)/ and choose a demo user under \"Sign in as\""
+	@echo "  (API docs: http://127.0.0.1:$(PORT)/docs)"
 	@echo "Get a token for a demo user (admin sam stella olivia oscar aud alice bob carol):"
 	@echo "  curl -s -X POST http://127.0.0.1:$(PORT)/api/v1/dev/login -H 'content-type: application/json' -d '{\"username\": \"alice\"}'"
 	@echo "  or: GOVERNANCE_ENV=dev $(BIN)/governance token create --username alice"
@@ -58,6 +59,13 @@ test: system-deps lint typecheck pytest-sqlite pytest-postgres
 
 bench: $(STAMP_TEST) system-deps
 	@echo "see bench/README.md for each benchmark's command"
+
+# The pages' htmx, vendored from its npm package (pinned; the tarball is cached under .cache/npm).
+HTMX_VERSION := 2.0.11
+vendor-htmx:
+	mkdir -p .cache/npm && cd .cache/npm && npm pack htmx.org@$(HTMX_VERSION) >/dev/null && tar xzf htmx.org-$(HTMX_VERSION).tgz
+	cp .cache/npm/package/dist/htmx.min.js governance/web/static/htmx-$(HTMX_VERSION).min.js
+	cp .cache/npm/package/LICENSE governance/web/static/htmx-LICENSE.txt
 
 clean:
 	rm -rf var .mypy_cache .ruff_cache .pytest_cache

@@ -124,6 +124,9 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         app.include_router(auth_endpoints.dev_router)
     for router in ROUTERS:
         app.include_router(router)
+    from governance.web import mount as mount_pages
+
+    mount_pages(app)  # the pages' routers (projects, queues) and /static (stylesheet, vendored htmx)
 
     def custom_openapi() -> dict[str, Any]:
         if app.openapi_schema:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from governance.audit.checkpoints import Checkpoint
 from governance.audit.schemas import AuditEventOut
 from governance.audit.sql_store import checkpoint_of
-from governance.auth.duties import involved
+from governance.auth.duties import involved_project_ids
 from governance.auth.principal import Principal
 from governance.core.errors import InvalidInput, NotFound
 from governance.core.ids import parse_seq, parse_uuid
@@ -35,7 +35,6 @@ from governance.models import (
     OutputFile,
     OutputRequest,
     Project,
-    ProjectEditor,
 )
 from governance.outputs.states import UNDER_REVIEW
 
@@ -122,27 +121,8 @@ class Blinding:
 
 
 def _involved_project_ids(session: Session, principal: Principal) -> set[str]:
-    """Projects a read:all holder is involved in (auth/duties.involved decides)."""
-    user_id = principal.user_id
-    candidates = set(
-        session.scalars(
-            select(Project.id).where(or_(Project.lead_id == user_id, Project.created_by_id == user_id))
-        )
-    )
-    candidates |= set(
-        session.scalars(
-            select(Membership.project_id).where(
-                Membership.user_id == user_id, Membership.removed_at.is_(None)
-            )
-        )
-    )
-    candidates |= set(
-        session.scalars(select(ProjectEditor.project_id).where(ProjectEditor.user_id == user_id))
-    )
-    if not candidates:
-        return set()
-    projects = session.scalars(select(Project).where(Project.id.in_(candidates)))
-    return {str(p.id) for p in projects if involved(session, p, user_id)}
+    """Projects a read:all holder is involved in (the rule of auth/duties)."""
+    return {str(p) for p in session.scalars(involved_project_ids(principal.user_id))}
 
 
 def blinding_for(session: Session, principal: Principal) -> Blinding:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select, union
 from sqlalchemy.orm import Session
 
 from governance.auth.principal import Principal
@@ -21,6 +21,17 @@ from governance.models.projects import Membership, Project, ProjectEditor
 from governance.projects.states import OWN_MEMBERSHIP
 
 Party = tuple[uuid.UUID | None, str]  # (a user, the reason when the caller is that user)
+
+
+def involved_project_ids(user_id: uuid.UUID) -> Select[tuple[uuid.UUID]]:
+    """The projects a person is involved in, as a subquery: the same rule as ``involved``, for filters."""
+    return union(
+        select(Project.id).where(or_(Project.lead_id == user_id, Project.created_by_id == user_id)),
+        select(Membership.project_id).where(
+            Membership.user_id == user_id, Membership.status.in_([s.value for s in OWN_MEMBERSHIP])
+        ),
+        select(ProjectEditor.project_id).where(ProjectEditor.user_id == user_id),
+    )  # type: ignore[return-value]
 
 
 def involved(session: Session, project: Project, user_id: uuid.UUID) -> bool:
@@ -33,8 +44,7 @@ def involved(session: Session, project: Project, user_id: uuid.UUID) -> bool:
             select(Membership.id).where(
                 Membership.project_id == project.id,
                 Membership.user_id == user_id,
-                Membership.removed_at.is_(None),
-                Membership.status.in_([s.value for s in OWN_MEMBERSHIP]),
+                Membership.status.in_([s.value for s in OWN_MEMBERSHIP]),  # removed ones too
             )
         )
         edited = session.scalar(

@@ -38,9 +38,18 @@ _BASE_HEADERS = [
 _HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 
+def route_path(scope: Scope) -> str:
+    """The path the routes see: behind a proxy the ASGI path starts with root_path, which routing strips."""
+    path = str(scope.get("path", ""))
+    root = str(scope.get("root_path", "") or "")
+    if root and path.startswith(root):
+        return path[len(root) :] or "/"
+    return path
+
+
 def streams_its_own_body(scope: Scope) -> bool:
     """The upload routes, exactly: anything else (a prefix, a suffix, dot segments) is bounded here."""
-    path = scope.get("path", "")
+    path = route_path(scope)
     return scope.get("method") == "POST" and STREAMED_UPLOADS.fullmatch(path) is not None
 
 
@@ -120,7 +129,7 @@ def _refusal_before_the_app(scope: Scope, headers: dict[str, str]) -> Response |
             )  # fmt: skip
         if int(length) > MAX_BODY_BYTES and not streams_its_own_body(scope):
             return _too_large(scope)
-    if scope.get("path") == "/metrics":
+    if route_path(scope).rstrip("/") == "/metrics":
         detail = metrics_refusal(headers.get("authorization"))
         if detail is not None:
             return problem(Request(scope), 401, "metrics-token", "Metrics token required", detail)

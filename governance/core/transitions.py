@@ -229,15 +229,20 @@ def _move(
 
 
 def actions_for(session: Session, principal: Principal, lifecycle: Lifecycle[T], obj: T) -> Actions:
-    """The public moves this caller may make now, and the reasons for the others they hold the scope for.
+    """The public moves this caller may make now, and why not the others of this stage.
 
-    Moves whose scope the caller lacks altogether are not listed: they are not this person's buttons.
+    Listed are the moves declared from the thing's current state for which the caller holds the scope;
+    those refused carry the reason. Moves of other stages, and moves whose scope the caller lacks
+    altogether, are not this person's buttons now and are not listed.
     """
     allowed: list[str] = []
     unavailable: list[Unavailable] = []
+    state = lifecycle.state_of(obj)
     for t in lifecycle.public:
         if t.scope is not None and not principal.has(t.scope):
             continue
+        if state not in t.source:
+            continue  # not a move of this stage: no button, so nothing to explain
         refusal = _refusal(lifecycle, t, _move(session, principal, lifecycle, obj, t))
         if refusal is None:
             allowed.append(t.name)

@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 
 from governance.audit.record import record
 from governance.auth.principal import Principal
-from governance.auth.tokens import issue_token
+from governance.auth.tokens import TOKEN_LIFECYCLE, issue_token
 from governance.config import get_settings
 from governance.core.clock import utcnow
 from governance.core.tracing import span
+from governance.core.transitions import SYSTEM, perform
 from governance.decisions.engine import Verdict
 from governance.decisions.loader import load_situation
 from governance.decisions.obligations import compute_obligations
@@ -238,5 +239,6 @@ def revoke_workspace_token(session: Session, row: LaunchDecision, now: datetime 
     token = session.get(ApiToken, row.workspace_token_id)
     if token is None or token.revoked_at is not None:
         return False
-    token.revoked_at = now or utcnow()
+    # A declared move: audited, and every token below it goes too.
+    perform(session, SYSTEM, TOKEN_LIFECYCLE, token, "revoke", system=True)
     return True

@@ -133,6 +133,7 @@ def seed_demo(
         ends_on=date(today.year + 2, 12, 31),
         status="active",
         review_round=1,
+        approvals_required=2,
     )
     school = Project(
         id=uuid.uuid4(),
@@ -149,6 +150,7 @@ def seed_demo(
         ends_on=date(today.year + 1, 12, 31),
         status="submitted",
         review_round=1,
+        approvals_required=1,
     )
     session.add_all([diabetes, school])
     session.flush()

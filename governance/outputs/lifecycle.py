@@ -376,6 +376,20 @@ def _vote_transition(vote: Vote, summary: str) -> Transition[OutputFile]:
     )
 
 
+def _may_remove_file(move: Move[OutputFile]) -> Refusal | None:
+    request = request_of(move.obj)
+    refusal = requester_refusal(move.principal, request, "edit")
+    if refusal is not None:
+        return refusal
+    return author_refusal(move.session, move.principal, _project(move.session, request), "edit")
+
+
+def _remove_file(move: Move[OutputFile]) -> None:
+    """The row stays for the audit trail; its blob is deleted after commit (see the DELETE route)."""
+    move.obj.removed_at = utcnow()
+    move.summary.update(request_id=str(move.obj.request_id), name=move.obj.name, sha256=move.obj.sha256)
+
+
 FILE_REVIEW_LIFECYCLE: Lifecycle[OutputFile] = declare(
     Lifecycle(
         name="file",
@@ -390,6 +404,18 @@ FILE_REVIEW_LIFECYCLE: Lifecycle[OutputFile] = declare(
                 Vote.request_changes, "Ask for changes to a file, saying what (an independent output checker)"
             ),
             _vote_transition(Vote.reject, "Reject a file, saying why (an independent output checker)"),
+            Transition(
+                "remove",
+                source=frozenset({FileReviewState.not_submitted}),
+                target=FileReviewState.removed,
+                audit="output_file.remove",
+                summary="Take a file out of a draft or returned request (the requester)",
+                scope=Scope.create_outputs,
+                check=_may_remove_file,
+                apply=_remove_file,
+                parties=("anyone but the requester",),
+                route=False,  # DELETE /output-requests/{id}/files/{file_id}
+            ),
         ),
     )
 )

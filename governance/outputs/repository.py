@@ -9,17 +9,18 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from governance.auth.duties import involved_project_ids
 from governance.auth.principal import Principal
 from governance.core.errors import NotFound
 from governance.core.ids import parse_uuid
 from governance.core.pagination import keyset_page
 from governance.models.identity import User
 from governance.models.outputs import OutputCheckResult, OutputFile, OutputRequest, OutputReview
-from governance.models.projects import Membership, Project, ProjectEditor
+from governance.models.projects import Membership, Project
 from governance.outputs.access import is_checker
 from governance.outputs.states import OutputRequestStatus
 from governance.projects.repository import ref_clause
-from governance.projects.states import OWN_MEMBERSHIP, MembershipStatus
+from governance.projects.states import MembershipStatus
 
 
 def visible_requests(principal: Principal) -> Select[tuple[OutputRequest]]:
@@ -143,21 +144,10 @@ def list_requests(
         # Waiting for review, in projects the caller is independent of: the same involvement as
         # auth/duties.involved (lead, creator, a membership of their own, an editor), as a filter; each
         # listed request's actions still come from duties.independence.
-        own = select(Membership.project_id).where(
-            Membership.user_id == principal.user_id,
-            Membership.removed_at.is_(None),
-            Membership.status.in_([s.value for s in OWN_MEMBERSHIP]),
-        )
-        edited = select(ProjectEditor.project_id).where(ProjectEditor.user_id == principal.user_id)
-        led = select(Project.id).where(
-            or_(Project.lead_id == principal.user_id, Project.created_by_id == principal.user_id)
-        )
         stmt = stmt.where(
             OutputRequest.status == OutputRequestStatus.in_review,
             OutputRequest.requester_id != principal.user_id,
-            OutputRequest.project_id.not_in(own),
-            OutputRequest.project_id.not_in(edited),
-            OutputRequest.project_id.not_in(led),
+            OutputRequest.project_id.not_in(involved_project_ids(principal.user_id)),
         )
     if project is not None:
         stmt = stmt.where(OutputRequest.project_id == project.id)

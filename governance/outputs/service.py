@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from governance.audit.record import record
 from governance.auth.duties import involved
 from governance.auth.principal import Principal
-from governance.core.clock import utcnow
 from governance.core.errors import Conflict, InvalidInput, NotFound
+from governance.core.transitions import perform
 from governance.models.outputs import OutputFile, OutputRequest
 from governance.models.projects import Project
 from governance.outputs import repository
@@ -90,17 +90,13 @@ def update_file(
     return file
 
 
+def _lock_request(session: Session, request: OutputRequest) -> None:
+    session.refresh(request, with_for_update=True)  # a concurrent submit waits, then sees the file gone
+
+
 def remove_file(session: Session, principal: Principal, request: OutputRequest, file: OutputFile) -> None:
     """Take a file out of the request (the row stays for the audit trail; the caller deletes the blob)."""
-    require_editable(session, principal, request, "edit")
-    file.removed_at = utcnow()
-    session.flush()
-    record(
-        session,
-        principal,
-        "output_file.remove",
-        "output_file",
-        file.id,
-        project_id=request.project_id,
-        summary={"request_id": request.id, "name": file.name, "sha256": file.sha256},
-    )
+    from governance.outputs.lifecycle import FILE_REVIEW_LIFECYCLE  # the lifecycle imports this module
+
+    _lock_request(session, request)
+    perform(session, principal, FILE_REVIEW_LIFECYCLE, file, "remove")

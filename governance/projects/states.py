@@ -31,5 +31,7 @@ FROZEN = frozenset({ProjectStatus.submitted, ProjectStatus.in_review})
 # Approved at some point: a material change resets the approvals.
 APPROVED_STATES = frozenset({ProjectStatus.approved, ProjectStatus.active, ProjectStatus.suspended})
 ENDED = frozenset({ProjectStatus.rejected, ProjectStatus.closed})
-# A membership by the person's own act (asked, or accepted an invitation): this is what involves them.
-OWN_MEMBERSHIP = frozenset({MembershipStatus.requested, MembershipStatus.approved})
+# A membership by the person's own act (asked, or accepted an invitation) involves them, whatever became
+# of it: leaving a project (removed_at) or being turned down does not make anyone independent of it.
+# Only an invitation never accepted (invited, declined) does not count.
+OWN_MEMBERSHIP = frozenset({MembershipStatus.requested, MembershipStatus.approved, MembershipStatus.rejected})

@@ -18,7 +18,7 @@ def test_every_test_the_readme_names_exists() -> None:
         if path.startswith("tests/"):
             current_file = path
         elif path.startswith("…") and current_file:
-            name = path.lstrip("…:").lstrip(":") if not name else name
+            name = name if name else path.lstrip("…:").lstrip(":")
         else:
             continue
         if not name:

@@ -273,3 +273,16 @@ def test_promise_metrics_need_a_token_in_production(production: pytest.MonkeyPat
 def test_promise_metrics_are_open_in_development(client: TestClient) -> None:
     assert get_settings().env == "test" and not get_settings().metrics_token
     assert client.get("/metrics").status_code == 200
+
+
+def test_promise_metrics_need_a_token_behind_a_proxy_root_path(production: pytest.MonkeyPatch) -> None:
+    production.setenv("GOVERNANCE_METRICS_TOKEN", "m" * 32)
+    get_settings.cache_clear()
+    app = create_app()
+    with TestClient(app, root_path="/gov", raise_server_exceptions=False) as client:
+        for path in ("/gov/metrics", "/gov/metrics/"):
+            r = client.get(path)
+            assert r.status_code in (401, 404), (path, r.status_code)
+            assert "governance_http_request_seconds" not in r.text
+        ok = client.get("/gov/metrics", headers={"Authorization": "Bearer " + "m" * 32})
+        assert ok.status_code == 200 and "governance_http_request_seconds" in ok.text

@@ -175,3 +175,11 @@ for vote in ("approve", "request_changes", "reject"):
         body=ReviewCreate(vote=vote, comment="Say how the years were chosen."),  # type: ignore[arg-type]
         illegal=request_status("approved"),  # one vote of the two needed leaves it in review
     )
+
+scenario(
+    "output_file.remove",
+    build=lambda s: output_request(s, "draft", files=2),
+    load=first_file,
+    actor="alice",
+    parties={"anyone but the requester": "bob"},
+)

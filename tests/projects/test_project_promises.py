@@ -186,3 +186,22 @@ def test_promise_a_researcher_is_never_offered_approval_of_her_own_application(
     assert all(u["action"] != "approve" for u in view["unavailable_actions"])  # not her button at all
     steward = client.get(URL, headers=token_for("sam")).json()
     assert steward["allowed_actions"] == ["approve", "return", "reject"]
+
+
+def test_promise_independence_is_not_regained_by_leaving_the_project(
+    client: TestClient, token_for: TokenFor
+) -> None:
+    client.post("/api/v1/projects", json=NEW, headers=token_for("carol"))
+    member = client.post(f"{URL}/members", json={"username": "admin"}, headers=token_for("admin")).json()
+    assert member["status"] == "requested"
+    r = client.post(f"{URL}/members/{member['id']}/approve", headers=token_for("sam"))
+    assert r.status_code == 200
+    client.post(f"{URL}/submit", headers=token_for("carol"))
+    assert client.post(f"{URL}/approve", headers=token_for("admin")).status_code == 403
+    r = client.delete(f"{URL}/members/{member['id']}", headers=token_for("admin"))
+    assert r.status_code == 200 and r.json()["status"] == "removed"
+    r = client.post(f"{URL}/approve", headers=token_for("admin"))
+    assert r.status_code == 403 and "involved" in r.json()["detail"]
+    # A rejected request to join involves its author too; an invitation never accepted does not.
+    r = client.post(f"{URL}/approve", headers=token_for("sam"))
+    assert r.status_code == 200
