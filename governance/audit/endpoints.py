@@ -175,15 +175,16 @@ def project_decisions(
 
 @router.get(
     "/reports/releases",
-    summary="Every release of outputs with its release record, oldest first",
+    summary="Every release of outputs with its release record, oldest first (redacted for projects the "
+    "caller is involved in)",
     response_model=ReleasesReport,
     responses=READ,
 )
 def releases(
     session: DbSession,
-    _principal: AuditReadAll,
+    principal: AuditReadAll,
     project: str | None = Query(None, max_length=64, description="Project id or slug"),
     limit: LIST_LIMIT = 50,
     cursor: str | None = Query(None, max_length=200),
 ) -> ReleasesReport:
-    return reports.releases(session, project_ref=project, limit=limit, cursor=cursor)
+    return reports.releases(session, principal, project_ref=project, limit=limit, cursor=cursor)

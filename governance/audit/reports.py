@@ -20,6 +20,7 @@ from governance.audit.schemas import (
     ReleaseOut,
     ReleasesReport,
 )
+from governance.auth.principal import Principal
 from governance.config import get_settings
 from governance.core.clock import utcnow
 from governance.core.errors import NotFound
@@ -45,6 +46,8 @@ from governance.models import (
     Project,
     User,
 )
+from governance.outputs.access import sees_reviewers
+from governance.outputs.releases import copy_of
 
 _Expiring = TypeVar("_Expiring", Accreditation, Agreement)
 
@@ -204,7 +207,12 @@ def project_decisions(
     )
 
 
-def releases(session: Session, *, project_ref: str | None, limit: int, cursor: str | None) -> ReleasesReport:
+def releases(
+    session: Session, principal: Principal, *, project_ref: str | None, limit: int, cursor: str | None
+) -> ReleasesReport:
+    """Every release with its record. Row by row, the release record's own rule: a caller involved in the
+    project (an auditor who joined it, an admin who leads it) gets the project's redacted copy — no
+    reviewer, no releaser, and not the full record's hash — like the release-record route gives it."""
     stmt = select(OutputRelease)
     project_id: uuid.UUID | None = None
     if project_ref:
@@ -218,23 +226,36 @@ def releases(session: Session, *, project_ref: str | None, limit: int, cursor: s
         session, stmt, OutputRelease.created_at, OutputRelease.id, limit=limit, cursor=cursor
     )
     requests = {
-        r.id: r.project_id
+        r.id: r
         for r in session.scalars(
             select(OutputRequest).where(OutputRequest.id.in_([row.request_id for row in rows]))
         )
     }
-    items = [
-        ReleaseOut(
-            id=row.id,
-            request_id=row.request_id,
-            project_id=requests[row.request_id],
-            released_at=row.released_at,
-            released_by_id=row.released_by_id,
-            record_sha256=row.record_sha256,
-            record=row.record,
-            recalled_at=row.recalled_at,
-            recall_reason=row.recall_reason,
+    projects = {
+        p.id: p
+        for p in session.scalars(
+            select(Project).where(Project.id.in_({r.project_id for r in requests.values()}))
         )
-        for row in rows
-    ]
+    }
+    full: dict[tuple[uuid.UUID, uuid.UUID], bool] = {}  # by (project, requester): independence
+    items = []
+    for row in rows:
+        request = requests[row.request_id]
+        key = (request.project_id, request.requester_id)
+        if key not in full:
+            full[key] = sees_reviewers(session, principal, request, projects[request.project_id])
+        copy = copy_of(row, full=full[key])
+        items.append(
+            ReleaseOut(
+                id=row.id,
+                request_id=row.request_id,
+                project_id=request.project_id,
+                released_at=row.released_at,
+                released_by_id=row.released_by_id if full[key] else None,
+                record_sha256=copy.sha256,
+                record=copy.content,
+                recalled_at=row.recalled_at,
+                recall_reason=row.recall_reason,
+            )
+        )
     return ReleasesReport(items=items, next_cursor=next_cursor)

@@ -3,10 +3,12 @@ the events of projects the caller leads or is an approved member of.
 
 Blinding holds in the audit log too. For a project the caller is involved in (every project a member
 sees; for read:all holders, the projects they lead, created, edited or joined), output checkers' events
-are hidden while the request is under review (votes, and downloads — only checkers download then), and
-afterwards shown with the actor redacted (votes, releases, recalls, blocks, the votes' outcome, and
-checkers' downloads). Such callers get no event hashes either: a hash would let them confirm a guess
-of the redacted actor.
+of a review round are hidden until the round ends in the reviewers' decision — and for good when it ends
+without one (withdrawn, blocked): votes, downloads (only checkers download then) and refusals on the
+request's routes (a checker's second vote) — and otherwise shown with the actor redacted (votes,
+releases, recalls, blocks, the votes' outcome, checkers' downloads and refusals). Such callers get no
+event hashes either, nor the full release record's hash: either would let them confirm a guess of the
+redacted actor.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from governance.audit.checkpoints import Checkpoint
@@ -32,11 +34,10 @@ from governance.models import (
     AuditCheckpoint,
     AuditEvent,
     Membership,
-    OutputFile,
     OutputRequest,
     Project,
 )
-from governance.outputs.states import UNDER_REVIEW
+from governance.outputs.states import DECIDED
 
 Order = Literal["asc", "desc"]
 
@@ -97,8 +98,10 @@ CHECKER_ACTIONS = frozenset(
     }
 )
 DOWNLOAD = "output_file.download"
-# Hidden altogether while the file's request is under review.
-HIDDEN_UNDER_REVIEW = ("output_review.vote", DOWNLOAD)
+VOTE = "output_review.vote"
+DENIED = "denied."  # refusals; core/problems marks those on an output request's routes ("checker")
+# Events a checker's flag in the summary makes a checker's: their actor is never named to the project.
+FLAGGED = (DOWNLOAD,)
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,9 @@ class Blinding:
     """What a caller involved in projects may not learn from the log (see the module's docstring)."""
 
     project_ids: frozenset[str]  # projects the caller is involved in
-    under_review: tuple[str, ...]  # ids of those projects' files whose request is under review
+    # Those projects' requests whose current round has not ended in the reviewers' decision, by round:
+    # ((round, (request id, …)), …). Earlier rounds were decided (only a return lets a request resubmit).
+    undecided: tuple[tuple[int, tuple[str, ...]], ...]
 
     @property
     def active(self) -> bool:
@@ -117,7 +122,8 @@ class Blinding:
             return False
         if event.action in CHECKER_ACTIONS:
             return True
-        return event.action == DOWNLOAD and bool((event.summary or {}).get("checker"))
+        flagged = event.action in FLAGGED or event.action.startswith(DENIED)
+        return flagged and bool((event.summary or {}).get("checker"))
 
 
 def _involved_project_ids(session: Session, principal: Principal) -> set[str]:
@@ -133,21 +139,24 @@ def blinding_for(session: Session, principal: Principal) -> Blinding:
             ids = _involved_project_ids(session, principal)
         else:
             ids = set(visible_project_ids(session, principal))
-        files: list[str] = []
+        undecided: dict[int, list[str]] = {}
         if ids:
-            files = [
-                str(f)
-                for f in session.scalars(
-                    select(OutputFile.id)
-                    .join(OutputRequest, OutputFile.request_id == OutputRequest.id)
-                    .where(
-                        OutputRequest.project_id.in_([parse_uuid(i) for i in ids]),
-                        OutputRequest.status.in_([s.value for s in UNDER_REVIEW]),
-                    )
+            for request_id, current in session.execute(
+                select(OutputRequest.id, OutputRequest.round)
+                .where(
+                    OutputRequest.project_id.in_([parse_uuid(i) for i in ids]),
+                    OutputRequest.status.not_in([s.value for s in DECIDED]),
+                    OutputRequest.round > 0,  # a draft never submitted has had no review
                 )
-            ]
-        memo[key] = Blinding(frozenset(ids), tuple(files))
+                .order_by(OutputRequest.round, OutputRequest.id)
+            ):
+                undecided.setdefault(current, []).append(str(request_id))
+        memo[key] = Blinding(frozenset(ids), tuple((r, tuple(rs)) for r, rs in undecided.items()))
     return memo[key]
+
+
+def _flagged_checker(action: ColumnElement[bool]) -> ColumnElement[bool]:
+    return and_(action, AuditEvent.summary["checker"].as_boolean().is_(True))
 
 
 def _checker_event(blinding: Blinding) -> ColumnElement[bool]:
@@ -155,23 +164,50 @@ def _checker_event(blinding: Blinding) -> ColumnElement[bool]:
         AuditEvent.project_id.in_(sorted(blinding.project_ids)),
         or_(
             AuditEvent.action.in_(sorted(CHECKER_ACTIONS)),
-            and_(AuditEvent.action == DOWNLOAD, AuditEvent.summary["checker"].as_boolean().is_(True)),
+            _flagged_checker(AuditEvent.action.in_(FLAGGED)),
+            _flagged_checker(AuditEvent.action.startswith(DENIED, autoescape=True)),
         ),
     )
+
+
+def _undecided_round(blinding: Blinding) -> ColumnElement[bool]:
+    """Checkers' events of a round not decided by the reviewers: its votes and refusals (by round), and
+    downloads of its request's files (they carry no round before it was recorded: all of them)."""
+    request_id = AuditEvent.summary["request_id"].as_string()
+    event_round = AuditEvent.summary["round"].as_integer()
+    everything = [rid for _round, rids in blinding.undecided for rid in rids]
+    return and_(
+        AuditEvent.project_id.in_(sorted(blinding.project_ids)),
+        or_(
+            and_(AuditEvent.action == DOWNLOAD, request_id.in_(everything)),
+            *(
+                and_(
+                    or_(
+                        AuditEvent.action == VOTE,
+                        _flagged_checker(AuditEvent.action.startswith(DENIED, autoescape=True)),
+                    ),
+                    event_round == current,
+                    request_id.in_(rids),
+                )
+                for current, rids in blinding.undecided
+            ),
+        ),
+    )
+
+
+def _not(condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    """NOT, where an unknown (NULL: an event without the summary's key) counts as false, so no event
+    vanishes only because it lacks a key."""
+    return ~func.coalesce(condition, false())
 
 
 def _blinded(
     stmt: Select[tuple[AuditEvent]], blinding: Blinding, filters: EventFilters
 ) -> Select[tuple[AuditEvent]]:
-    if blinding.under_review:
-        stmt = stmt.where(
-            ~and_(
-                AuditEvent.action.in_(HIDDEN_UNDER_REVIEW),
-                AuditEvent.object_id.in_(blinding.under_review),
-            )
-        )
+    if blinding.undecided:
+        stmt = stmt.where(_not(_undecided_round(blinding)))
     if filters.actor:  # a redacted actor must not be found by asking for it
-        stmt = stmt.where(~_checker_event(blinding))
+        stmt = stmt.where(_not(_checker_event(blinding)))
     return stmt
 
 
@@ -182,6 +218,8 @@ def event_out(event: AuditEvent, blinding: Blinding) -> AuditEventOut:
         if blinding.redacts(event):
             out.actor_id = out.actor_username = None
             out.redacted = True
+            if "record_sha256" in out.summary:  # the full release record's: it would confirm a guess
+                out.summary = {k: v for k, v in out.summary.items() if k != "record_sha256"}
     return out
 
 

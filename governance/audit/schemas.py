@@ -189,9 +189,17 @@ class ReleaseOut(BaseModel):
     request_id: uuid.UUID
     project_id: uuid.UUID
     released_at: datetime
-    released_by_id: uuid.UUID
-    record_sha256: str
-    record: dict[str, Any]
+    released_by_id: uuid.UUID | None = Field(
+        description="The releasing checker; null in a row of a project the caller is involved in"
+    )
+    record_sha256: str = Field(
+        description="The SHA-256 of the record given: the stored record's, or, for a project the caller is "
+        "involved in, that of the redacted copy (its canonical JSON)"
+    )
+    record: dict[str, Any] = Field(
+        description='The release record; the project\'s redacted copy ("redacted": true) where the caller is '
+        "involved in the project, as GET /api/v1/output-requests/{id}/release-record gives it"
+    )
     recalled_at: datetime | None
     recall_reason: str
 

@@ -12,6 +12,7 @@ import logging
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,7 +21,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import select
 from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -30,6 +33,7 @@ from governance.core.context import request_id_var
 from governance.core.db import new_session, transaction
 from governance.core.errors import PROBLEM_BASE, DomainError
 from governance.core.metrics import DENIED_UNAUTHENTICATED
+from governance.models.outputs import OutputRequest
 
 log = logging.getLogger(__name__)
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
@@ -70,16 +74,55 @@ def route_template(request: Request) -> str:
     return str(getattr(request.scope.get("route"), "path", "") or "unmatched")
 
 
+# A refusal on an output request's path (a checker's second vote, a release tried too early) is evidence
+# about the request's review: it belongs to the request's project, and to its blinding (audit/repository).
+OUTPUT_REQUEST_PATH = re.compile(
+    r"^/api/v1/output-requests/([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
+    r"(?:/|$)"
+)
+
+
+def _output_request_of(session: Session, path: str, principal: Any) -> dict[str, Any]:
+    """The project and review round of the output request a denied path is about, and whether the denial
+    is to be blinded like a checker's event (anyone's but the requester's): one query; {} when the path is
+    not a request's or the request cannot be read (the denial is recorded without them)."""
+    found = OUTPUT_REQUEST_PATH.match(path)
+    if found is None:
+        return {}
+    try:
+        row = session.execute(
+            select(OutputRequest.project_id, OutputRequest.requester_id, OutputRequest.round).where(
+                OutputRequest.id == uuid.UUID(found.group(1))
+            )
+        ).first()
+    except Exception:
+        log.warning("could not find the output request of a denied attempt on %s", path, exc_info=True)
+        session.rollback()  # nothing written yet: the denial is recorded in a fresh transaction
+        return {}
+    if row is None:
+        return {}
+    actor = getattr(principal, "user_id", None)
+    return {
+        "project_id": row.project_id,
+        "request_id": found.group(1).lower(),
+        "round": row.round,
+        "checker": actor is None or actor != row.requester_id,
+    }
+
+
 def _record_denial(request: Request, exc: DomainError) -> None:
     principal = getattr(request.state, "principal", None)
     session = new_session()
     try:
+        about = _output_request_of(session, request.url.path, principal)
+        project_id = about.pop("project_id", None)
         record(
             session,
             principal,
             f"denied.{request.method.lower()}",
             "request",
             None,
+            project_id=project_id,
             outcome="denied",
             summary={
                 "path": request.url.path,
@@ -88,6 +131,7 @@ def _record_denial(request: Request, exc: DomainError) -> None:
                 "status": exc.status,
                 "reason": exc.code,
                 "detail": exc.detail,
+                **about,  # request_id, round, checker: for the audit log's blinding
             },
         )
         session.commit()

@@ -96,9 +96,9 @@ RECORD_SCHEMA: dict[str, Any] = {
         "redacted": {
             "type": "boolean",
             "description": "Present (true) in the project's copy: no reviewer or releaser is named, no "
-            "private comment or value in a finding is shown; record_sha256 is then the full record's hash",
+            "private comment or value in a finding is shown, nor the full record's hash (X-Record-SHA256 is "
+            "then the hash of this copy)",
         },
-        "record_sha256": {"type": "string", "description": "In a redacted copy: the full record's SHA-256"},
     },
 }
 
@@ -265,21 +265,24 @@ def release_output_request(
     | {
         200: {
             "content": {"application/json": {"schema": RECORD_SCHEMA}},
-            "description": "The release record, canonical JSON whose SHA-256 is in X-Record-SHA256",
+            "description": "The release record, canonical JSON whose SHA-256 is in X-Record-SHA256 (the "
+            "stored record's for the full copy; the project's redacted copy has its own)",
         }
     },
 )
 def get_release_record(output_id: uuid.UUID, session: DbSession, principal: OutputsRead) -> Response:
     request = repository.get_visible(session, principal, str(output_id))
     row = releases.release_record(session, request)
-    content = releases.record_for(session, principal, request, repository.project_of(session, request), row)
+    copy = releases.record_for(session, principal, request, repository.project_of(session, request), row)
     return Response(
-        releases.canonical(content),
+        copy.body,
         media_type="application/json",
         headers={
-            # The stored (full) record's SHA-256; a redacted copy says so in its body ("redacted": true).
-            "X-Record-SHA256": row.record_sha256,
-            "X-Record-Redacted": "true" if content.get("redacted") else "false",
+            # The SHA-256 of the bytes returned: the stored record's for the full copy; the redacted copy
+            # has its own (the full record's would confirm a guess of the reviewers), and says so in its
+            # body ("redacted": true).
+            "X-Record-SHA256": copy.sha256,
+            "X-Record-Redacted": "true" if copy.redacted else "false",
             "Content-Disposition": f'attachment; filename="release-record-{request.id}.json"',
         },
     )

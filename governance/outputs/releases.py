@@ -3,9 +3,11 @@ downloads. The moves themselves (release, recall) are declared in lifecycle.py."
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -219,32 +221,51 @@ def _redacted_file(entry: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def redacted_record(content: dict[str, Any], record_sha256: str) -> dict[str, Any]:
+def redacted_record(content: dict[str, Any]) -> dict[str, Any]:
     """The release record as the project's members see it: what left, why it was judged safe, by which
     checks and votes — never who reviewed or released it, no private comments, no values in findings.
 
-    The stored record (and its SHA-256) stay the full one, which auditors and checkers read.
+    Nor the full record's SHA-256: hashing this copy with guessed names put back would confirm the guess.
+    The copy has its own hash (of the bytes returned, see ``copy_of``); the stored
+    record (and its SHA-256) stay the full one, which auditors and checkers read.
     """
     return {
         **content,
         "redacted": True,
         "redaction": "reviewer and releaser identities, private comments and check findings' values are "
-        "left out of the project's copy; the full record is kept for auditors (its SHA-256 is "
-        "record_sha256)",
-        "record_sha256": record_sha256,
+        "left out of the project's copy; the full record is kept for auditors",
         "released_by": None,
         "files": [_redacted_file(entry) for entry in content.get("files", [])],
     }
 
 
+@dataclass(frozen=True)
+class RecordCopy:
+    """A release record as one caller may read it: its JSON, its canonical bytes and their SHA-256."""
+
+    content: dict[str, Any]
+    body: bytes
+    sha256: str  # of ``body``: the stored record's hash for the full copy, the copy's own otherwise
+
+    @property
+    def redacted(self) -> bool:
+        return bool(self.content.get("redacted"))
+
+
+def copy_of(row: OutputRelease, *, full: bool) -> RecordCopy:
+    if full:
+        return RecordCopy(row.record, canonical(row.record), row.record_sha256)
+    content = redacted_record(row.record)
+    body = canonical(content)
+    return RecordCopy(content, body, hashlib.sha256(body).hexdigest())
+
+
 def record_for(
     session: Session, principal: Principal, request: OutputRequest, project: Project, row: OutputRelease
-) -> dict[str, Any]:
+) -> RecordCopy:
     """The full record for those who may know the reviewers (see access.sees_reviewers); otherwise the
-    redacted one."""
-    if sees_reviewers(session, principal, request, project):
-        return row.record
-    return redacted_record(row.record, row.record_sha256)
+    redacted one, with its own hash."""
+    return copy_of(row, full=sees_reviewers(session, principal, request, project))
 
 
 def open_download(
@@ -273,6 +294,7 @@ def open_download(
             "size": file.size,
             "sha256": file.sha256,
             "status": request.status,
+            "round": request.round,
             # A checker's download: its actor is hidden from the project's members (blinding).
             "checker": checker,
         },

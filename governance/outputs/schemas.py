@@ -110,12 +110,14 @@ class OutputFileOut(ResponseBody, WithActions):
     status: FileStatus = Field(description="pending until every check has run, then the worst check status")
     checks: list[CheckOut]
     outcome: FileOutcome = Field(
-        description="What the votes add up to; 'pending' for the project's members while the request is in "
-        "review (an outcome such as 'conflicted' would tell them how the reviewers voted)"
+        description="What the votes add up to; 'pending' for the project's members until the reviewers "
+        "decide the round, and for good if it ends without their decision (withdrawn, blocked): an "
+        "outcome such as 'conflicted' would tell them how the reviewers voted"
     )
     votes_cast: int | None = Field(
-        description="Votes of this review round; null for the project's members while the request is in "
-        "review (a count beyond the reviewers required would tell them the reviewers disagreed)"
+        description="Votes of this review round; null for the project's members until the reviewers decide "
+        "the round, and for good if it ends without their decision (withdrawn, blocked): a count beyond "
+        "the reviewers required would tell them the reviewers disagreed"
     )
     reviews: list[ReviewOut]
     acro: dict[str, Any] | None
@@ -125,7 +127,11 @@ class OutputFileOut(ResponseBody, WithActions):
 class ReleaseOut(ResponseBody):
     released_at: datetime
     released_by: str | None = Field(description="The releasing checker; hidden (null) from the project")
-    record_sha256: str
+    record_sha256: str | None = Field(
+        description="The SHA-256 of the full release record; null for those who get the project's redacted "
+        "copy (the full record's hash would confirm a guess of the reviewers; the copy's own hash is in "
+        "the X-Record-SHA256 header of GET …/release-record)"
+    )
     recalled_at: datetime | None
     recalled_by: str | None = Field(description="The recalling checker; hidden (null) from the project")
     recall_reason: str

@@ -40,8 +40,14 @@ class Vote(StrEnum):
 R = OutputRequestStatus
 
 EDITABLE = frozenset({R.draft, R.returned})
-# Until a request leaves review, nobody in the project may learn who reviewed it or how they voted.
+# Submitted and not yet decided or withdrawn. Blinding keys on DECIDED (below), not on this.
 UNDER_REVIEW = frozenset({R.submitted, R.checking, R.in_review})
+# The current round ended in the reviewers' decision (or went on to a release, or its recall). Only then
+# may the project see its votes (never who cast them). A round that ended without one — withdrawn,
+# blocked, or still in review — stays blinded for the project for good: withdrawing must not lift it.
+DECIDED = frozenset({R.approved, R.returned, R.rejected, R.released, R.recalled})
+# (Earlier rounds were decided: only a return lets a request be resubmitted.)
+
 # The checks have finished (the files are for the checkers to read).
 CHECKED = frozenset(set(R) - {R.draft, R.submitted, R.checking})
 TERMINAL = frozenset({R.rejected, R.withdrawn, R.blocked, R.recalled})

@@ -3,8 +3,11 @@
 Blinding: a checker sees their own votes, and the others' on a file only once the required number of
 reviewers have voted on it. Overseers (read:all) independent of the project see every vote. Nobody in
 the project — the requester and the members, through any token — learns who reviewed or how anyone
-voted while the request is under review: the files' votes, vote counts and outcomes are withheld until
-it leaves review, and even then the votes carry no reviewer's name (private comments stay private).
+voted in a round the reviewers have not decided: the files' votes, vote counts and outcomes are withheld
+until the round ends in their decision (approved, returned, rejected; then released, recalled), and for
+good when it ends without one (withdrawn, blocked); even then the votes carry no reviewer's name (private
+comments stay private), and the project is not given the full release record's hash (it would confirm a
+guess of the reviewers).
 Check findings shown to anyone but the checkers and overseers carry coordinates and the rule broken,
 never a value. Each resource says which moves this caller may make, and why not the others.
 """
@@ -42,7 +45,7 @@ from governance.outputs.schemas import (
     ReleaseOut,
     ReviewOut,
 )
-from governance.outputs.states import UNDER_REVIEW
+from governance.outputs.states import DECIDED
 from governance.outputs.suite import expected_checks
 
 usernames = repository.usernames
@@ -113,12 +116,14 @@ class _Viewer:
         self.checker = independent_checker(session, principal, request, project)
         self.reviewers_visible = sees_reviewers(session, principal, request, project)  # checkers, overseers
         self.overseer = self.reviewers_visible and not self.checker
-        self.under_review = request.status in UNDER_REVIEW
+        # Only the current round's votes are shown; it is decided only by the reviewers' decision, never
+        # by a withdrawal or a block (which would otherwise lift the blinding mid-review).
+        self.decided = request.status in DECIDED
 
     @property
     def blinded(self) -> bool:
-        """A project's view while the request is under review: no votes, counts or outcomes."""
-        return not self.reviewers_visible and self.under_review
+        """A project's view of a round the reviewers have not decided: no votes, counts or outcomes."""
+        return not self.reviewers_visible and not self.decided
 
     def reviews(self, votes: list[OutputReview], names: dict[uuid.UUID, str]) -> list[ReviewOut]:
         required = self.request.reviewers_required
@@ -128,7 +133,7 @@ class _Viewer:
             own = vote.reviewer_id == self.principal.user_id
             if self.overseer or (self.checker and (own or unblinded)):
                 shown.append(review_out(vote, names.get(vote.reviewer_id)))
-            elif not self.reviewers_visible and not self.under_review and unblinded:
+            elif not self.blinded and not self.reviewers_visible and unblinded:
                 out = review_out(vote, None)
                 if vote.visibility == "private":
                     out.comment = ""
@@ -215,14 +220,15 @@ def request_view(session: Session, principal: Principal, request: OutputRequest)
 
 
 def release_view(session: Session, release: OutputRelease, *, names: bool) -> ReleaseOut:
-    """The release as shown with the request; the releaser and recaller (checkers) are named only to
-    those who may know the reviewers."""
+    """The release as shown with the request; the releaser and recaller (checkers) are named, and the
+    full record's SHA-256 given, only to those who may know the reviewers (the others get the redacted
+    record, whose own hash is in its X-Record-SHA256 header)."""
     ids = {i for i in (release.released_by_id, release.recalled_by_id) if i}
     known = usernames(session, ids) if names else {}
     return ReleaseOut(
         released_at=release.released_at,
         released_by=known.get(release.released_by_id),
-        record_sha256=release.record_sha256,
+        record_sha256=release.record_sha256 if names else None,
         recalled_at=release.recalled_at,
         recalled_by=known.get(release.recalled_by_id) if release.recalled_by_id else None,
         recall_reason=release.recall_reason,

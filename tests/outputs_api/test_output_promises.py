@@ -355,11 +355,12 @@ def test_promise_researcher_facing_release_records_never_name_reviewers(
     for member in ("alice", "bob"):
         response = api.client.get(f"{BASE}/{rid}/release-record", headers=api.h(member))
         assert response.status_code == 200 and response.headers["x-record-redacted"] == "true"
-        assert response.headers["x-record-sha256"] == stored.record_sha256
+        assert response.headers["x-record-sha256"] == hashlib.sha256(response.content).hexdigest()
+        assert stored.record_sha256 not in response.text  # the full record's hash would confirm a guess
         assert not any(name in response.text for name in names), member
         assert "Private note." not in response.text
         record = json.loads(response.content)
-        assert record["redacted"] is True and record["record_sha256"] == stored.record_sha256
+        assert record["redacted"] is True and "record_sha256" not in record
         assert record["released_by"] is None and record["request"]["requester"]["username"] == "alice"
         [entry] = record["files"]
         assert [v["vote"] for v in entry["votes"]] == ["approve", "approve"]
@@ -513,3 +514,184 @@ def test_a_file_that_changed_is_blocked_at_release_and_the_block_is_committed(
         and count(session, rid, "output_request.block") == 1
     )
     assert session.scalar(select(func.count()).select_from(OutputRelease)) == 0
+
+
+# --- blinding: rounds that end without a decision, denials, the auditors' report, record hashes ------
+
+
+def test_promise_blinding_holds_forever_for_a_round_withdrawn_mid_review(
+    api: Api, session: Session, ids: dict[str, uuid.UUID]
+) -> None:
+    """Votes of a round are the project's to see only once the reviewers decided it. Round 1 is returned
+    (decided: the project sees its votes, unnamed); in round 2 olivia votes reject (1 of 2), downloads the
+    file, and alice withdraws: that round ended without a decision, so its vote (summary, time, round) and
+    the download stay hidden from the project — the view gives no count, the log no event."""
+    session.add(RoleBinding(id=uuid.uuid4(), role="auditor", user_id=ids["stella"], source="test"))
+    join(session, ids, "stella")
+    rid = api.new(title="Withdrawn mid-review")
+    fid = api.add(rid, "t.csv", GOOD_CSV)
+    api.submit(rid)
+    for user in ("olivia", "oscar"):
+        voted = api.vote(rid, fid, user, "request_changes", comment="Round the totals.")
+        assert voted.status_code == 201, voted.text
+    assert api.get(rid)["status"] == "returned"
+    assert api.submit(rid)["status"] == "in_review" and api.get(rid)["round"] == 2
+    assert api.vote(rid, fid, "olivia", "reject", comment="Still disclosive.").status_code == 201
+    assert api.content(rid, fid, "olivia").status_code == 200
+    withdrawn = api.post(rid, "withdraw", "alice")
+    assert withdrawn.status_code == 200 and withdrawn.json()["status"] == "withdrawn", withdrawn.text
+    second = session.scalar(
+        select(AuditEvent).where(
+            AuditEvent.action == "output_review.vote", AuditEvent.summary["round"].as_integer() == 2
+        )
+    )
+    assert second is not None and second.actor_username == "olivia"
+
+    names = ("olivia", "oscar", str(ids["olivia"]), str(ids["oscar"]))
+    for member in ("alice", "bob", "stella"):
+        [file] = api.get(rid, member)["files"]
+        assert (file["votes_cast"], file["outcome"], file["reviews"]) == (None, "pending", []), member
+        votes = audit_items(api, member, action="output_review.vote")
+        assert [(v["summary"]["round"], v["summary"]["vote"]) for v in votes] == [
+            (1, "request_changes"),
+            (1, "request_changes"),
+        ], member
+        assert all(v["redacted"] and v["actor_username"] is None for v in votes)
+        assert audit_items(api, member, action="output_file.download") == []
+        problem(api.client.get(f"{AUDIT}/{second.id}", headers=api.h(member)), 404)
+        assert not any(name in json.dumps(audit_items(api, member)) for name in names)
+    checker = api.get(rid, "olivia")["files"][0]
+    assert checker["votes_cast"] == 1 and [r["reviewer"] for r in checker["reviews"]] == ["olivia"]
+    audited = audit_items(api, "aud", action="output_review.vote")
+    assert sorted((v["summary"]["round"], v["actor_username"]) for v in audited) == [
+        (1, "olivia"),
+        (1, "oscar"),
+        (2, "olivia"),
+    ]
+
+
+def test_promise_blinding_holds_for_a_round_blocked_mid_review(
+    api: Api, session: Session, ids: dict[str, uuid.UUID]
+) -> None:
+    rid = api.new(title="Blocked mid-review")
+    fid = api.add(rid, "t.csv", GOOD_CSV)
+    api.submit(rid)
+    assert api.vote(rid, fid, "olivia", "reject", comment="Disclosive.").status_code == 201
+    session.execute(update(OutputRequest).where(OutputRequest.id == uuid.UUID(rid)).values(status="blocked"))
+    session.commit()
+    for member in ("alice", "bob"):
+        [file] = api.get(rid, member)["files"]
+        assert (file["votes_cast"], file["outcome"], file["reviews"]) == (None, "pending", []), member
+        assert audit_items(api, member, action="output_review.vote") == []
+
+
+def test_promise_blinding_hides_a_checkers_refused_vote_from_the_project(
+    api: Api, session: Session, ids: dict[str, uuid.UUID]
+) -> None:
+    """olivia's refused second vote is a denial event on the request's path: it belongs to the request's
+    project and is a checker's event — hidden from the project (an involved overseer included) while the
+    request is in review, and shown without its actor afterwards. Auditors see it all."""
+    session.add(RoleBinding(id=uuid.uuid4(), role="auditor", user_id=ids["stella"], source="test"))
+    join(session, ids, "stella")
+    rid = api.new(title="Refused vote")
+    fid = api.add(rid, "t.csv", GOOD_CSV)
+    api.submit(rid)
+    assert api.vote(rid, fid, "olivia").status_code == 201
+    problem(api.vote(rid, fid, "olivia"), 409)
+    denial = session.scalar(select(AuditEvent).where(AuditEvent.action == "denied.post"))
+    assert denial is not None and denial.actor_username == "olivia"
+    assert denial.project_id == str(ids["diabetes-outcomes"])
+    names = ("olivia", "oscar", str(ids["olivia"]), str(ids["oscar"]))
+    for member in ("alice", "bob", "stella"):
+        assert audit_items(api, member, action="denied.post") == [], member
+        assert not any(name in json.dumps(audit_items(api, member)) for name in names)
+        problem(api.client.get(f"{AUDIT}/{denial.id}", headers=api.h(member)), 404)
+    # the members' own refused reads above (audited, no project) are not lost to the blinding's filter
+    assert {e["actor_username"] for e in audit_items(api, "stella", action="denied.get")} >= {"alice", "bob"}
+    [seen] = audit_items(api, "aud", action="denied.post")
+    assert seen["actor_username"] == "olivia" and seen["project_id"] == str(ids["diabetes-outcomes"])
+
+    assert api.vote(rid, fid, "oscar").status_code == 201
+    assert api.get(rid)["status"] == "approved"
+    for member in ("alice", "bob", "stella"):
+        [shown] = audit_items(api, member, action="denied.post")
+        assert shown["redacted"] is True and shown["actor_id"] is shown["actor_username"] is None
+        assert shown["hash"] is None
+        assert audit_items(api, member, actor="olivia") == []
+        assert not any(name in json.dumps(audit_items(api, member)) for name in names)
+
+
+def test_a_denial_on_a_request_that_does_not_exist_is_still_recorded(api: Api, session: Session) -> None:
+    missing = uuid.uuid4()
+    problem(api.client.post(f"{BASE}/{missing}/withdraw", headers=api.h("olivia")), 403)
+    denial = session.scalar(select(AuditEvent).where(AuditEvent.action == "denied.post"))
+    assert denial is not None and denial.project_id is None and denial.actor_username == "olivia"
+
+
+def released_request(api: Api) -> str:
+    rid = api.new(title="Released")
+    fid = api.add(rid, "small.csv", SMALL_CELLS)
+    api.submit(rid)
+    for user in ("olivia", "oscar"):
+        voted = api.vote(rid, fid, user, justification="Structural.", comment="Note.", visibility="private")
+        assert voted.status_code == 201, voted.text
+    assert api.post(rid, "release", "oscar").status_code == 200
+    return rid
+
+
+def test_promise_blinding_the_releases_report_gives_involved_auditors_the_redacted_record(
+    api: Api, session: Session, ids: dict[str, uuid.UUID]
+) -> None:
+    """The auditors' report of releases applies the release record's rule row by row: an auditor (or an
+    admin) involved in the project gets the project's copy — no reviewer, no releaser, no full hash."""
+    session.add(RoleBinding(id=uuid.uuid4(), role="auditor", user_id=ids["stella"], source="test"))
+    join(session, ids, "stella")
+    join(session, ids, "admin")
+    rid = released_request(api)
+    stored = session.scalar(select(OutputRelease).where(OutputRelease.request_id == uuid.UUID(rid)))
+    assert stored is not None
+    names = ("olivia", "oscar", str(ids["olivia"]), str(ids["oscar"]))
+    for involved in ("stella", "admin"):
+        response = api.client.get("/api/v1/audit/reports/releases", headers=api.h(involved))
+        assert response.status_code == 200, response.text
+        [row] = response.json()["items"]
+        assert row["released_by_id"] is None and row["record"]["redacted"] is True, involved
+        assert row["record"]["released_by"] is None
+        assert stored.record_sha256 not in response.text
+        assert (
+            row["record_sha256"]
+            == hashlib.sha256(
+                json.dumps(row["record"], sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+            ).hexdigest()
+        )
+        assert not any(name in response.text for name in names), involved
+        assert "Note." not in response.text
+    [full] = api.client.get("/api/v1/audit/reports/releases", headers=api.h("aud")).json()["items"]
+    assert full["released_by_id"] == str(ids["oscar"]) and full["record_sha256"] == stored.record_sha256
+    assert full["record"] == stored.record
+
+
+def test_promise_blinding_the_redacted_release_record_carries_its_own_hash(
+    api: Api, session: Session, ids: dict[str, uuid.UUID]
+) -> None:
+    """The full record's SHA-256 would let a member confirm a guess of the reviewers (hash the redacted
+    copy with the names put back): members get the hash of the bytes they receive, never the full one —
+    not in the header, the body, the request's view or the audit log."""
+    rid = released_request(api)
+    stored = session.scalar(select(OutputRelease).where(OutputRelease.request_id == uuid.UUID(rid)))
+    assert stored is not None
+    for member in ("alice", "bob"):
+        response = api.client.get(f"{BASE}/{rid}/release-record", headers=api.h(member))
+        assert response.status_code == 200 and response.headers["x-record-redacted"] == "true"
+        assert response.headers["x-record-sha256"] == hashlib.sha256(response.content).hexdigest()
+        assert stored.record_sha256 not in response.text
+        assert stored.record_sha256 not in response.headers["x-record-sha256"]
+        body = api.get(rid, member)
+        assert body["release"]["record_sha256"] is None
+        assert stored.record_sha256 not in json.dumps(audit_items(api, member))
+    for overseer in ("aud", "olivia", "sam"):
+        response = api.client.get(f"{BASE}/{rid}/release-record", headers=api.h(overseer))
+        assert response.headers["x-record-sha256"] == stored.record_sha256
+        assert api.get(rid, overseer)["release"]["record_sha256"] == stored.record_sha256
+    [event] = audit_items(api, "aud", action="output_request.release")
+    assert event["summary"]["record_sha256"] == stored.record_sha256
