@@ -60,6 +60,11 @@ test: system-deps lint typecheck pytest-sqlite pytest-postgres
 bench: $(STAMP_TEST) system-deps
 	@echo "see bench/README.md for each benchmark's command"
 
+# docs/screenshots/: every page as each of the demo cast sees it (a dev server on a throwaway SQLite db).
+.PHONY: screenshots
+screenshots: $(STAMP_TEST) system-deps
+	$(BIN)/python scripts/screenshots.py
+
 # The pages' htmx, vendored from its npm package (pinned; the tarball is cached under .cache/npm).
 HTMX_VERSION := 2.0.11
 vendor-htmx:

@@ -118,7 +118,7 @@ def demo_seed(scale: str) -> None:
         if is_seeded(session):
             click.echo("demo cast already present")
         else:
-            seed_demo(session)
+            seed_demo(session, showcase=True)  # the pages' demo states too (demo/seed.py)
             click.echo("seeded the demo cast: admin, sam, stella, olivia, oscar, aud, alice, bob, carol")
     if scale == "large":
         from governance.demo.large import seed_large

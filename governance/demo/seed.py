@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
@@ -62,7 +63,11 @@ def invite_demo_cast(session: Session, issuer: str) -> int:
 
 
 def seed_demo(
-    session: Session, now: datetime | None = None, *, invite_issuer: str | None = None
+    session: Session,
+    now: datetime | None = None,
+    *,
+    invite_issuer: str | None = None,
+    showcase: bool = False,
 ) -> dict[str, uuid.UUID]:
     """Create the demo cast once; returns the ids by name. Does nothing when already seeded.
 
@@ -252,6 +257,8 @@ def seed_demo(
         ]
     )
     session.flush()
+    if showcase:
+        ids.update(seed_showcase(session, ids, org.id, diabetes.id, datasets, now))
     invited = invite_demo_cast(session, invite_issuer) if invite_issuer else 0
     record(
         session,
@@ -265,3 +272,146 @@ def seed_demo(
     ids.update({"diabetes-outcomes": diabetes.id, "school-attainment": school.id, "demo-university": org.id})
     ids.update({slug: ds.id for slug, ds in datasets.items()})
     return ids
+
+
+@dataclass(frozen=True)
+class _Actor:
+    user_id: uuid.UUID | None
+    username: str | None
+
+
+def seed_showcase(
+    session: Session,
+    ids: dict[str, uuid.UUID],
+    org_id: uuid.UUID,
+    diabetes_id: uuid.UUID,
+    datasets: dict[str, Dataset],
+    now: datetime,
+) -> dict[str, uuid.UUID]:
+    """What the pages need so none is empty on first run (`governance demo seed`; the unit tests' seed
+    leaves it out): a returned application with a steward's comment, a tier-2 application with one of two
+    approvals, a pending access request, an accreditation awaiting verification, a grant ending within 30
+    days and a pending membership request. Only new rows: the base cast is untouched."""
+    today = now.date()
+    mental = Project(
+        id=uuid.uuid4(),
+        slug="mental-health-services",
+        title="Access to mental health services",
+        lay_summary="Who waits longest for mental health care, and why.",
+        purpose="Waiting times by area and age.",
+        public_benefit="Fairer allocation of services.",
+        organisation_id=org_id,
+        lead_id=ids["bob"],
+        created_by_id=ids["bob"],
+        tier=1,
+        starts_on=today + timedelta(days=30),
+        ends_on=date(today.year + 2, 6, 30),
+        status="returned",
+        review_round=1,
+        approvals_required=1,
+    )
+    heart = Project(
+        id=uuid.uuid4(),
+        slug="heart-failure-care",
+        title="Heart failure care pathways",
+        lay_summary="How people with heart failure move between hospital and community care.",
+        purpose="Linked pathway analysis of admissions.",
+        public_benefit="Fewer emergency readmissions for heart failure.",
+        ethics_ref="REC 26/LO/0117",
+        organisation_id=org_id,
+        lead_id=ids["carol"],
+        created_by_id=ids["carol"],
+        tier=2,
+        starts_on=today + timedelta(days=14),
+        ends_on=date(today.year + 2, 3, 31),
+        status="in_review",
+        review_round=1,
+        approvals_required=2,
+    )
+    session.add_all([mental, heart])
+    session.flush()
+    for project, username in ((mental, "bob"), (heart, "carol")):
+        session.add(
+            Membership(
+                id=uuid.uuid4(),
+                project_id=project.id,
+                user_id=ids[username],
+                role="lead",
+                status="approved",
+                requested_by_id=ids[username],
+                decided_by_id=ids["sam"],
+                decided_at=now - timedelta(days=20),
+            )
+        )
+    stella = _Actor(ids["stella"], "stella")
+    record(session, _Actor(ids["bob"], "bob"), "project.submit", "project", mental.id, project_id=mental.id,
+           summary={"from": "draft", "to": "submitted"}, source="cli")  # fmt: skip
+    record(
+        session, stella, "project.return", "project", mental.id, project_id=mental.id,
+        summary={"from": "submitted", "to": "returned",
+                 "note": "Please say which ethics committee reviewed this and add its reference."},
+        source="cli",
+    )  # fmt: skip
+    approval = ProjectApproval(id=uuid.uuid4(), project_id=heart.id, steward_id=ids["stella"], review_round=1)
+    session.add(approval)
+    record(session, stella, "project.approve", "project", heart.id, project_id=heart.id,
+           summary={"from": "submitted", "to": "in_review"}, source="cli")  # fmt: skip
+    # bob asks to join carol's application (a membership request waiting for a steward)
+    session.add(
+        Membership(
+            id=uuid.uuid4(),
+            project_id=heart.id,
+            user_id=ids["bob"],
+            role="researcher",
+            status="requested",
+            requested_by_id=ids["bob"],
+        )
+    )
+    # bob's renewed accreditation, recorded by him and waiting for a steward to verify it
+    session.add(
+        Accreditation(
+            id=uuid.uuid4(),
+            user_id=ids["bob"],
+            kind=ACCREDITATION_KIND,
+            issuer="Office for National Statistics",
+            awarded_at=now - timedelta(days=2),
+            expires_at=now + timedelta(days=3 * 365),
+            evidence_ref="SRS-BOB-2026",
+        )
+    )
+    # a pending access request on the active project, asked by its researcher bob
+    session.add(
+        AccessRequest(
+            id=uuid.uuid4(),
+            project_id=diabetes_id,
+            dataset_id=datasets["gp-prescribing"].id,
+            justification="Prescribing before and after discharge, to compare medication changes.",
+            requested_by_id=ids["bob"],
+            status="pending",
+        )
+    )
+    # a grant that ends within 30 days, on a fourth dataset
+    air = Dataset(
+        id=uuid.uuid4(),
+        slug="air-quality",
+        title="Air quality by postcode district",
+        description="Annual mean pollutant concentrations (demo data)",
+        tier=1,
+        custodian_id=ids["stella"],
+        storage_uri="s3://tre-data/air-quality/v1/",
+        use_conditions="Cite the source in every output.",
+    )
+    session.add(air)
+    session.flush()
+    session.add(
+        Grant(
+            id=uuid.uuid4(),
+            project_id=diabetes_id,
+            dataset_id=air.id,
+            granted_by_id=ids["stella"],
+            conditions="Cite the source in every output.",
+            expires_at=now + timedelta(days=20),
+        )
+    )
+    session.flush()
+    return {"mental-health-services": mental.id, "heart-failure-care": heart.id, "air-quality": air.id}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from governance.datasets.states import AccessRequestStatus, DatasetStatus
@@ -67,4 +67,11 @@ class Grant(IdMixin, CreatedMixin, Base):
     __table_args__ = (
         Index("ix_grants_project_id_dataset_id", "project_id", "dataset_id"),
         Index("ix_grants_created_at_id", "created_at", "id"),
+        # My tasks: grants that end soon (unrevoked ones, by expiry).
+        Index(
+            "ix_grants_live_expires_at",
+            "expires_at",
+            postgresql_where=text("revoked_at is null"),
+            sqlite_where=text("revoked_at is null"),
+        ),
     )

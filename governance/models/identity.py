@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from governance.identity.states import UserStatus
@@ -80,6 +80,9 @@ class RoleBinding(IdMixin, CreatedMixin, Base):
     )
 
 
+WAITING_ACCREDITATIONS = "verified_at is null and revoked_at is null"
+
+
 class Accreditation(IdMixin, CreatedMixin, Base):
     __tablename__ = "accreditations"
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -91,6 +94,11 @@ class Accreditation(IdMixin, CreatedMixin, Base):
     verified_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     verified_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    __table_args__ = (
+        # The stewards' queue and My tasks: accreditations waiting for verification, oldest first.
+        Index("ix_accreditations_waiting_created_at", "created_at", "id",
+              postgresql_where=text(WAITING_ACCREDITATIONS), sqlite_where=text(WAITING_ACCREDITATIONS)),
+    )  # fmt: skip
 
 
 class Agreement(IdMixin, CreatedMixin, Base):

@@ -64,28 +64,42 @@ def _independent_reviewer(move: Move[Project]) -> Refusal | None:
     )
 
 
-def _approvals(move: Move[Project]) -> list[uuid.UUID]:
-    return list(
-        move.session.scalars(
-            select(ProjectApproval.steward_id).where(
-                ProjectApproval.project_id == move.obj.id,
-                ProjectApproval.review_round == move.obj.review_round,
-            )
+def _has_approved(move: Move[Project]) -> bool:
+    """Whether this steward approved the project in its current round. A page asks for every project it
+    lists: the answer for all projects the session has loaded comes from one query (memoised for the
+    transaction; an approval clears the memo)."""
+    user_id = move.principal.user_id
+    memo: dict[tuple[uuid.UUID, int, uuid.UUID], bool] = move.session.info.setdefault("approved_by", {})
+    key = (move.obj.id, move.obj.review_round, user_id)
+    if key not in memo:
+        loaded = {move.obj.id: move.obj}  # this one first: it is always asked about
+        loaded.update((o.id, o) for o in move.session.identity_map.values() if isinstance(o, Project))
+        todo = [p for p in loaded.values() if (p.id, p.review_round, user_id) not in memo][:500]
+        found = set(
+            move.session.execute(
+                select(ProjectApproval.project_id, ProjectApproval.review_round).where(
+                    ProjectApproval.steward_id == user_id,
+                    ProjectApproval.project_id.in_([p.id for p in todo]),
+                )
+            ).tuples()
         )
-    )
+        for p in todo:
+            memo[(p.id, p.review_round, user_id)] = (p.id, p.review_round) in found
+    return memo[key]
 
 
 def _may_approve(move: Move[Project]) -> Refusal | None:
     refusal = _independent_reviewer(move)
     if refusal is not None:
         return refusal
-    if move.principal.user_id in _approvals(move):
+    if _has_approved(move):
         return conflict("you have already approved this application; another steward must approve it too")
     return None
 
 
 def _approve(move: Move[Project]) -> None:
     project = move.obj
+    move.session.info.pop("approved_by", None)  # _has_approved's memo
     move.session.add(
         ProjectApproval(
             id=uuid.uuid4(),
@@ -259,7 +273,16 @@ def _the_invitee(move: Move[Membership]) -> Refusal | None:
 
 
 def _project(move: Move[Membership]) -> Project:
-    project = move.session.get(Project, move.obj.project_id)
+    """The membership's project. A page asks about every membership it lists: the projects of all the
+    memberships this session holds are loaded in one query and kept for the session (the same objects as
+    the identity map's, so they are never stale)."""
+    session = move.session
+    held: dict[uuid.UUID, Project] = session.info.setdefault("membership_projects", {})
+    if move.obj.project_id not in held:
+        wanted = {m.project_id for m in session.identity_map.values() if isinstance(m, Membership)}
+        wanted = {move.obj.project_id, *list(wanted - held.keys())[:499]}
+        held.update((p.id, p) for p in session.scalars(select(Project).where(Project.id.in_(wanted))))
+    project = held.get(move.obj.project_id)
     assert project is not None  # foreign key
     return project
 

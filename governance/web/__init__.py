@@ -8,9 +8,13 @@ from fastapi.staticfiles import StaticFiles
 
 
 def mount(app: FastAPI) -> None:
-    from governance.web import projects, queues
+    from governance.web import access, datasets, me, projects, queues, simulate
     from governance.web.templating import STATIC_DIR
 
     app.include_router(projects.router)
     app.include_router(queues.router)
+    app.include_router(me.router)
+    app.include_router(simulate.router)
+    app.include_router(datasets.router)
+    app.include_router(access.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

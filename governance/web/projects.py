@@ -17,13 +17,17 @@ from governance.auth.scopes import Scope
 from governance.core.errors import DomainError, InvalidInput
 from governance.core.schemas import TransitionBody
 from governance.core.transitions import Actions, actions_for, perform
+from governance.datasets import access_requests
+from governance.datasets import repository as datasets_repository
 from governance.models.audit import AuditEvent
+from governance.models.datasets import AccessRequest, Dataset, Grant
 from governance.models.identity import User
 from governance.models.projects import Membership, Project
 from governance.projects import memberships, repository, service
 from governance.projects.lifecycle import MEMBERSHIP_LIFECYCLE, PROJECT_LIFECYCLE, missing_for_submission
 from governance.projects.schemas import ProjectCreate, ProjectUpdate
 from governance.projects.states import ProjectStatus
+from governance.web import datasets, readiness
 from governance.web.errors import PageRoute
 from governance.web.pages import page
 from governance.web.tasks import approvals_by_project, progress
@@ -74,6 +78,7 @@ DONE = {
     "accept": "You accepted the invitation.",
     "decline": "You declined the invitation.",
     "saved": "The application was saved.",
+    "requested": "Your access request was sent; a data steward independent of the project decides it.",
     "created": "The draft was saved.",
 }
 TIMELINE_LIMIT = 50
@@ -349,8 +354,41 @@ def _detail(
         "note_errors": note_errors or {},
         "notes": notes or {},
         "active": "projects",
+        **_data_and_readiness(session, viewer, project),
     }
     return page(request, session, viewer, "projects/detail.html", context, status_code=status_code)
+
+
+def _data_and_readiness(session: Session, viewer: Viewer, project: Project) -> dict[str, Any]:
+    """The datasets section (grants with expiry, requests) and launch readiness (the decision simulator)."""
+    if not viewer.has(Scope.read_datasets):
+        return {"grants": [], "access_requests": [], "can_request": False, "readiness": None}
+    visible = datasets_repository.visible_grants(viewer.principal)
+    grants = datasets.grant_rows(session, viewer, visible.where(Grant.project_id == project.id))
+    requests = session.execute(
+        datasets_repository.visible_access_requests(viewer.principal)
+        .add_columns(Dataset.slug, Dataset.title)
+        .join(Dataset, Dataset.id == AccessRequest.dataset_id)
+        .where(AccessRequest.project_id == project.id, AccessRequest.status != "approved")
+        .order_by(AccessRequest.created_at.desc())
+        .limit(50)
+    ).all()
+    can_request = viewer.has(Scope.create_access_requests) and access_requests._may_request(
+        session, viewer.principal, project
+    )
+    ready = (
+        readiness.launch_readiness(session, viewer, project)
+        if readiness.takes_part(session, viewer, project)
+        else None
+    )
+    return {
+        "grants": grants,
+        "access_requests": requests,
+        "can_request": can_request,
+        "readiness": ready,
+        "grant_labels": datasets.BUTTONS,
+        "grant_needs_note": datasets.NEEDS_NOTE,
+    }
 
 
 @router.get("/projects/{slug}")
@@ -386,7 +424,7 @@ def member_action(
     project = repository.get_visible(session, viewer.principal, slug)
     row: Membership = memberships.get_member(session, project, member_id)
     t = MEMBERSHIP_LIFECYCLE.get(action)
-    if not t.route:
+    if not t.public:  # a page's forms can only POST: remove (DELETE in the API) is a button here too
         raise InvalidInput(f"{action} is not a button of this page")
     if t.scope is not None:
         require(viewer, t.scope)
