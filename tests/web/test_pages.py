@@ -51,7 +51,7 @@ def test_start_page_offers_dev_sign_in_and_accessible(new_page: NewPage) -> None
     check_page(page, "start")
 
 
-def test_journey_apply_approve_return_fix(new_page: NewPage) -> None:
+def test_journey_apply_approve_return_fix_resubmit_approve(new_page: NewPage) -> None:
     alice = new_page()
     sign_in(alice, "alice")
     assert "via dev sign-in" in alice.inner_text("#who") and alice.inner_text("#mfa") == "no"
@@ -116,6 +116,31 @@ def test_journey_apply_approve_return_fix(new_page: NewPage) -> None:
     check_page(alice, "project-returned")
     alice.goto("/projects")
     check_page(alice, "projects-list")
+    # Alice fixes what the note asked for and resubmits.
+    alice.goto("/projects/kidney-outcomes")
+    alice.click("#edit")
+    alice.fill("#f-ethics_ref", "NHS REC 26/LO/0042")
+    alice.click("#save")
+    assert "The application was saved" in alice.inner_text("#done")
+    assert_buttons_match_api(alice, "kidney-outcomes")
+    alice.click("#button-submit")
+    assert alice.inner_text("#status") == "submitted"
+    api = alice.request.get("/api/v1/projects/kidney-outcomes").json()
+    assert api["status"] == "submitted" and api["ethics_ref"] == "NHS REC 26/LO/0042"
+    # Sam and stella approve the resubmission: one approval is not enough for tier 2, two are.
+    sam.goto("/projects/kidney-outcomes")
+    assert_buttons_match_api(sam, "kidney-outcomes")
+    sam.click("#button-approve")
+    assert sam.inner_text("#status") == "in review"
+    assert "1 of 2 approvals (by sam)" in sam.inner_text("#approvals")
+    stella.goto("/projects/kidney-outcomes")
+    assert_buttons_match_api(stella, "kidney-outcomes")
+    stella.click("#button-approve")
+    assert stella.inner_text("#status") == "approved"
+    check_page(stella, "project-approved")
+    alice.goto("/projects/kidney-outcomes")
+    assert alice.inner_text("#status") == "approved"
+    assert alice.request.get("/api/v1/projects/kidney-outcomes").json()["status"] == "approved"
 
 
 def test_keyboard_only_approval(new_page: NewPage) -> None:
