@@ -55,3 +55,13 @@ def test_the_lead_removes_a_member_from_the_project_page(web: TestClient) -> Non
         row = s.get(Membership, member_id)
         assert row is not None and row.removed_at is not None
         assert s.scalar(select(AuditEvent.id).where(AuditEvent.action == "membership.remove"))
+
+
+def test_the_navigation_offers_only_pages_the_person_may_open(web: TestClient) -> None:
+    _sign_in(web, "olivia")  # an output checker: no read:projects
+    page = web.get("/me")
+    assert page.status_code == 200
+    assert 'href="/projects"' not in page.text
+    assert web.get("/projects").status_code == 403
+    _sign_in(web, "alice")
+    assert 'href="/projects"' in web.get("/me").text
