@@ -218,6 +218,8 @@ class Settings(BaseSettings):
     # that requires MFA is satisfied only by the user's own verified access token (`user_token`, its
     # amr/acr), never by the hub's `auth` assertion. Default: true in production, false otherwise.
     mfa_from_user_token_only: bool | None = None
+    # Safe People: the data-use agreement version people sign on /me (and the demo seed signs).
+    agreement_version: str = Field("2026.1", min_length=1, max_length=64)
 
     @property
     def mfa_needs_user_token(self) -> bool:

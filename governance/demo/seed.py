@@ -39,7 +39,6 @@ CAST: list[tuple[str, str, str]] = [
     ("jupyterhub", "JupyterHub service", "hub"),
 ]
 ACCREDITATION_KIND = "safe-researcher"
-AGREEMENT_VERSION = "2026.1"
 
 
 def is_seeded(session: Session) -> bool:
@@ -117,7 +116,7 @@ def seed_demo(
             Agreement(
                 id=uuid.uuid4(),
                 user_id=ids[username],
-                version=AGREEMENT_VERSION,
+                version=get_settings().agreement_version,
                 signed_at=now - timedelta(days=90),
                 expires_at=next_year,
             )

@@ -47,11 +47,10 @@ LIMIT = 200
 BUTTONS = {"revoke": "Revoke", "accept": "Accept the invitation", "decline": "Decline the invitation"}
 # The version of the data-use agreement people sign now: the one the demo seed's researchers hold and the
 # API's example names. (No setting holds it yet; the policies judge only whether an agreement is in force.)
-CURRENT_AGREEMENT = "2026.1"
 DONE = {
     "revoke": "The token was revoked, with every token it minted.",
     "accreditation": "Your accreditation was recorded. It is awaiting verification by a data steward.",
-    "agreement": f"You signed version {CURRENT_AGREEMENT} of the data-use agreement.",
+    "agreement": "You signed the current version of the data-use agreement.",
     "stale": "That token had changed since you opened the page; nothing was done. Here is where it stands.",
 }
 
@@ -178,8 +177,8 @@ def _render(
         "scopes": sorted(viewer.principal.scopes),
         "accreditations": _accreditations(session, viewer),
         "agreements": agreements,
-        "current_agreement": CURRENT_AGREEMENT,
-        "signed_current": any(g["row"].version == CURRENT_AGREEMENT for g in agreements),
+        "current_agreement": get_settings().agreement_version,
+        "signed_current": any(g["row"].version == get_settings().agreement_version for g in agreements),
         "tokens": _tokens(session, viewer),
         "token_scopes": sorted(viewer.principal.scopes),
         "max_token_hours": get_settings().api_token_max_hours,
@@ -295,10 +294,9 @@ def sign_agreement(
     agree: str = Form("", max_length=8),
 ) -> Response:
     require(viewer, Scope.write_me)  # the API's door (AgreementsSign)
-    if version != CURRENT_AGREEMENT:  # a page opened before the version changed: say so, sign nothing
-        detail = (
-            f"version {version!r} is no longer the current one; read version {CURRENT_AGREEMENT} and sign it"
-        )
+    current = get_settings().agreement_version
+    if version != current:  # a page opened before the version changed: say so, sign nothing
+        detail = f"version {version!r} is no longer the current one; read version {current} and sign it"
         return _render(request, session, viewer, status_code=409, agr_errors={"_form": detail})
     if agree != "yes":
         errors = {"agree": "tick the box to say you have read the agreement and agree to it"}

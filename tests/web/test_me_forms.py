@@ -10,7 +10,7 @@ from collections.abc import Callable
 import httpx
 from playwright.sync_api import Page
 
-from governance.web.me import CURRENT_AGREEMENT
+from governance.config import get_settings
 from tests.web.conftest import sign_in
 from tests.web.test_pages import check_page
 
@@ -80,13 +80,13 @@ def test_sign_the_current_agreement(new_page: NewPage) -> None:
     check_page(olivia, "me-agreement-errors")
     olivia.check("#agr-agree")
     olivia.click("#sign-agreement-button")
-    assert CURRENT_AGREEMENT in olivia.inner_text("#done")
-    assert CURRENT_AGREEMENT in olivia.inner_text("#agreements-table")
+    assert "current version" in olivia.inner_text("#done")
+    assert get_settings().agreement_version in olivia.inner_text("#agreements-table")
     assert olivia.locator("#signed-current").is_visible() and olivia.locator("#agreement-form").count() == 0
     check_page(olivia, "me-agreement-signed")
     user = _me(olivia)
     signed = olivia.request.get(f"{API}/users/{user['id']}/agreements").json()["items"]
-    assert [(a["version"], a["status"]) for a in signed] == [(CURRENT_AGREEMENT, "in_force")]
+    assert [(a["version"], a["status"]) for a in signed] == [(get_settings().agreement_version, "in_force")]
 
 
 def test_create_a_token_shown_once(new_page: NewPage, server: str) -> None:
@@ -142,7 +142,7 @@ def test_me_forms_need_the_csrf_token(new_page: NewPage, server: str) -> None:
     cookies = {c["name"]: c["value"] for c in bob.context.cookies()}
     posts = {
         "/me/accreditations": {"kind": "x", "issuer": "x", "awarded_on": "2026-01-01"},
-        "/me/agreements": {"version": CURRENT_AGREEMENT, "agree": "yes"},
+        "/me/agreements": {"version": get_settings().agreement_version, "agree": "yes"},
         "/me/tokens": {"name": "x", "scopes": "read:projects", "expires_in_hours": "1"},
     }
     for path, form in posts.items():
