@@ -366,16 +366,17 @@ def seed_showcase(
             requested_by_id=ids["bob"],
         )
     )
-    # bob's renewed accreditation, recorded by him and waiting for a steward to verify it
+    # carol's early renewal, recorded by her and waiting for a steward to verify it (bob's accreditation
+    # stays simply expired, as the demo cast says: the launch refusals name that)
     session.add(
         Accreditation(
             id=uuid.uuid4(),
-            user_id=ids["bob"],
+            user_id=ids["carol"],
             kind=ACCREDITATION_KIND,
             issuer="Office for National Statistics",
             awarded_at=now - timedelta(days=2),
             expires_at=now + timedelta(days=3 * 365),
-            evidence_ref="SRS-BOB-2026",
+            evidence_ref="SRS-CAROL-2026",
         )
     )
     # a pending access request on the active project, asked by its researcher bob

@@ -57,7 +57,7 @@ def test_queues_show_what_waits_with_the_apis_buttons(new_page: NewPage) -> None
     # Filters live in the URL: a tier no pending request has empties the queue.
     sam.goto("/queues/access-requests?tier=0")
     assert sam.locator("#queue-empty").is_visible()
-    # Accreditations: bob's renewal waits for verification (left waiting: other pages show it), and one
+    # Accreditations: carol's renewal waits for verification (left waiting: other pages show it), and one
     # carol records now, which sam verifies here.
     carol = new_page()
     sign_in(carol, "carol")
@@ -87,7 +87,7 @@ def test_queues_show_what_waits_with_the_apis_buttons(new_page: NewPage) -> None
     sam.locator("tr[data-id]", has_text="DP-CAROL").locator("button[data-action=verify]").click()
     assert "The accreditation was verified." in sam.inner_text("#done")
     assert sam.locator("tr[data-id]", has_text="DP-CAROL").count() == 0
-    assert sam.locator("tr[data-id]", has_text="SRS-BOB-2026").count() == 1
+    assert sam.locator("tr[data-id]", has_text="SRS-CAROL-2026").count() == 1
 
 
 def test_my_tasks_lists_decisions_and_what_ends_soon(new_page: NewPage) -> None:
